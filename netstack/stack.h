@@ -1,0 +1,58 @@
+/*
+ * The embedded TCP/IP stack: lwIP (NO_SYS=1, raw API) with one Ethernet netif fed by the
+ * tunnel. Everything runs on the loop thread.
+ *
+ * The loop calls sv_stack_input() for every frame that arrives from the hub and
+ * sv_stack_poll() when sv_stack_sleeptime() has passed; frames lwIP sends come out through
+ * ops->output. ops->on_lease tells when DHCP has bound an address (and again on change).
+ * sv_stack_flush() runs once per loop turn (tcp_output for connections written this turn).
+ */
+#ifndef SV_STACK_H
+#define SV_STACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/addr.h"
+
+#define SV_STACK_MAX_DNS 4
+
+struct sv_lease {
+	struct sv_ip ip;      /* IPv4 address */
+	unsigned prefix_len;  /* from the netmask */
+	struct sv_ip gw;
+	struct sv_ip dns[SV_STACK_MAX_DNS];
+	unsigned n_dns;
+	struct sv_ip ip6[3];  /* IPv6 addresses in PREFERRED state (link-local first) */
+	unsigned n_ip6;
+};
+
+struct sv_stack_ops {
+	/* One Ethernet frame to send to the hub; borrowed for the call. */
+	void (*output)(void *arg, const uint8_t *frame, size_t len);
+	/* DHCP bound (or renewed with a different address), or an IPv6 address became usable. */
+	void (*on_lease)(void *arg, const struct sv_lease *lease);
+};
+
+/* Initialise lwIP and the netif (MTU 1500, the given MAC), seeding lwIP's randomness
+ * from OS entropy. Call once. */
+int sv_stack_init(const uint8_t mac[6], const struct sv_stack_ops *ops, void *arg);
+/* Link up and start DHCP and IPv6 autoconfiguration. */
+void sv_stack_start(void);
+/* Orderly stop: DHCP release (sent through ops->output), link down. */
+void sv_stack_stop(void);
+
+/* A frame from the hub; copied. Frames of the wrong size or not for us are dropped. */
+void sv_stack_input(const uint8_t *frame, size_t len);
+/* Run lwIP's timers (sys_check_timeouts). */
+void sv_stack_poll(void);
+/* Milliseconds until sv_stack_poll() is due. */
+uint32_t sv_stack_sleeptime(void);
+/* Once per loop turn: tcp_output on connections written since the last flush. */
+void sv_stack_flush(void);
+
+/* Current lease; false before DHCP has bound. */
+bool sv_stack_lease(struct sv_lease *out);
+
+#endif

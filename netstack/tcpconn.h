@@ -1,0 +1,76 @@
+/*
+ * The lwIP side of one proxied TCP connection (raw API), for the front-ends in socks/.
+ *
+ * Receive path (tunnel -> local client): segments stay queued here as pbufs until the
+ * front-end says they reached the local socket (sv_tcpconn_consume); only then is the
+ * window reopened with tcp_recved. So a slow local reader slows the remote sender instead
+ * of growing memory. sv_tcpconn_peek() exposes the queued bytes as iovecs without copying.
+ *
+ * Send path (local client -> tunnel): sv_tcpconn_write() copies as much as lwIP's send
+ * buffer takes and returns that count; when it takes less than offered, the front-end
+ * stops reading its socket until ops->on_writable.
+ *
+ * Ending: sv_tcpconn_shutdown() sends FIN after queued data (half-close); the remote's FIN
+ * arrives as ops->on_eof once all data before it has been consumed.
+ * sv_tcpconn_close() ends it (FIN if all received data was consumed, else RST) and frees
+ * the object; no callback runs after it. ops->on_error reports a connection that ended
+ * on its own (reset, timeout, abort); the object is then already dead: do not call
+ * anything on it except sv_tcpconn_close() (which just frees it).
+ */
+#ifndef SV_TCPCONN_H
+#define SV_TCPCONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/addr.h"
+
+struct sv_tcpconn; /* opaque */
+
+struct sv_iov {
+	const void *base;
+	size_t len;
+};
+
+struct sv_tcpconn_ops {
+	void (*on_connected)(void *arg);
+	/* New received bytes are available through sv_tcpconn_peek. */
+	void (*on_readable)(void *arg);
+	/* The send buffer has room again. */
+	void (*on_writable)(void *arg);
+	/* The remote sent FIN and every byte before it has been consumed. */
+	void (*on_eof)(void *arg);
+	/* Failed or ended abnormally. err: -ECONNREFUSED (RST during connect), -ECONNRESET,
+	 * -ETIMEDOUT (connect timeout or retransmissions), -EHOSTUNREACH, -ENETUNREACH,
+	 * -ECONNABORTED, SV_E_NOMEM. */
+	void (*on_error)(void *arg, int err);
+};
+
+/* Start connecting; ops->on_connected or ops->on_error follows (never synchronously).
+ * timeout_ms bounds the connect (0 = default 10 s). -ENETUNREACH when the stack has no
+ * address of that family yet. */
+int sv_tcpconn_connect(struct sv_tcpconn **out, const struct sv_ip *dst, uint16_t port,
+	unsigned timeout_ms, const struct sv_tcpconn_ops *ops, void *arg);
+
+/* Up to max iovecs of received, unconsumed bytes; returns how many were filled. Valid
+ * until the next call on c that changes the queue (consume, close) or a return to the loop
+ * in which lwIP may append — appending never moves existing bytes. */
+int sv_tcpconn_peek(struct sv_tcpconn *c, struct sv_iov *iov, int max);
+/* Total unconsumed received bytes. */
+size_t sv_tcpconn_pending(const struct sv_tcpconn *c);
+/* n bytes reached the local client: free them and reopen the window. */
+void sv_tcpconn_consume(struct sv_tcpconn *c, size_t n);
+
+/* Copies up to n bytes into lwIP's send buffer; returns how many (0 if full), or a
+ * negative error. */
+long sv_tcpconn_write(struct sv_tcpconn *c, const void *p, size_t n);
+/* Half-close: FIN after the queued data. */
+int sv_tcpconn_shutdown(struct sv_tcpconn *c);
+/* End and free. Accepts NULL. */
+void sv_tcpconn_close(struct sv_tcpconn *c);
+
+/* Local address lwIP used (for SOCKS BND.ADDR). */
+bool sv_tcpconn_local(const struct sv_tcpconn *c, struct sv_ip *ip, uint16_t *port);
+
+#endif

@@ -79,4 +79,9 @@ bool sv_tls_peer_cert_sha256(const struct sv_tls *t, uint8_t out[32]);
 /* Negotiated suite name for logs, e.g. "ECDHE-RSA-AES256-GCM-SHA384". */
 const char *sv_tls_suite_name(const struct sv_tls *t);
 
+/* Does the DER certificate der[0..n) carry an iPAddress subjectAltName equal to ip
+ * (iplen 4 or 16, network order)? 1 if so; 0 if not or if the DER is malformed.
+ * Exposed for the fuzz target; bounded on any input. */
+int sv_tls_cert_has_ip(const uint8_t *der, size_t n, const uint8_t *ip, size_t iplen);
+
 #endif

@@ -102,4 +102,12 @@ unsigned sv_session_server_error(const struct sv_session *s);
 /* Record a failure seen outside (socket closed, TLS error); first error wins. */
 void sv_session_fail(struct sv_session *s, int err);
 
+/*
+ * Source of the random bytes the protocol wants (pencore padding, keep-alive payloads:
+ * padding only, not secrets). Process-wide; core/ does not read the OS, so main passes
+ * e.g. a wrapper around sv_random(). NULL or never set: a deterministic xorshift, which
+ * keeps tests reproducible.
+ */
+void sv_session_set_random(void (*fn)(void *p, size_t n));
+
 #endif

@@ -1,0 +1,113 @@
+#!/bin/bash
+# Single-stream download benchmark: Debian's official SoftEther VPN Client (TAP NIC in a
+# network namespace, kernel TCP) against sevpn-proxy (SOCKS5, lwIP), both through the same
+# real SoftEther VPN Server, hub and LAN web server (topology: tests/integration/lib.sh).
+#
+# Usage (root):  bench/bench_official.sh [PATH/TO/sevpn-proxy]
+#   SV_BENCH_MIB=1024   size of the random file downloaded
+#   SV_BENCH_RUNS=3     runs per client; the clients alternate
+# Without a sevpn-proxy binary only the official client is measured.
+#
+# Both clients: one TCP connection to the server, encryption on (TLS), compression off;
+# the official client with QoS and UDP acceleration off (AccountDetailSet). Both run at
+# nice -20: SoftEther renices itself to -20, so sevpn-proxy is started with nice -n -20.
+# curl (the consumer) runs at nice 0 in the client namespace, writing to /dev/null, with
+# an IPv4 literal URL (no DNS in the timed path). MB/s = 10^6 bytes per second of
+# curl's total time. CPU = utime+stime of the client process (all threads) across the
+# download, from /proc/PID/stat; the vpnserver worker's CPU is shown for context.
+# Prints a markdown table on stdout; progress on stderr.
+. "$(dirname "$0")/../tests/integration/lib.sh"
+
+MIB=${SV_BENCH_MIB:-1024}
+RUNS=${SV_BENCH_RUNS:-3}
+PROXY=${1:-}
+: "${SV_IT_DEADLINE:=3000}"
+
+sv_it_init bench
+sv_net_up
+sv_lan_up "$MIB" bench.bin
+sv_server_up
+sv_vpnclient_up
+if [ -n "$PROXY" ]; then
+	sv_proxy_prepare "$PROXY"
+	# shellcheck disable=SC2119 # default arguments
+	SV_PROXY_NICE=-20 sv_proxy_start
+	sv_check_no_caps "$SV_PROXY_PID" 2>/dev/null
+fi
+
+TCK=$(getconf CLK_TCK)
+BYTES=$((MIB * 1048576))
+URL=http://$SV_LAN_IP/bench.bin
+SRV_WORKER=
+for f in "$SV_ROOT"/srv/run/.pid_*; do SRV_WORKER=$(tr -dc 0-9 <"$f"); done
+
+nice_of() { ps -o ni= -p "$1" | tr -d ' '; }
+VCL_NICE=$(nice_of "$SV_VCL_WORKER")
+PROXY_NICE=
+[ -n "$PROXY" ] && PROXY_NICE=$(nice_of "$SV_PROXY_PID")
+sv_log "niceness: vpnclient $VCL_NICE, sevpn-proxy ${PROXY_NICE:-n/a}, vpnserver $(nice_of "$SRV_WORKER")"
+
+# one_run KIND: prints "MBps client_cpu_s server_cpu_s"
+one_run() {
+	local kind=$1 pid c0 c1 s0 s1 out size secs
+	local args=(-o /dev/null -w '%{size_download} %{time_total}')
+	if [ "$kind" = official ]; then
+		pid=$SV_VCL_WORKER
+	else
+		pid=$SV_PROXY_PID
+		args+=(--socks5 "$SV_SOCKS")
+	fi
+	c0=$(sv_cpu_ticks "$pid")
+	s0=$(sv_cpu_ticks "$SRV_WORKER")
+	out=$(SV_CURL_TIMEOUT=900 sv_curl "${args[@]}" "$URL") || sv_fail "$kind: curl failed"
+	c1=$(sv_cpu_ticks "$pid")
+	s1=$(sv_cpu_ticks "$SRV_WORKER")
+	read -r size secs <<<"$out"
+	[ "$size" -eq "$BYTES" ] || sv_fail "$kind: downloaded $size bytes, expected $BYTES"
+	awk -v b="$size" -v t="$secs" -v c="$((c1 - c0))" -v s="$((s1 - s0))" -v k="$TCK" \
+		'BEGIN { printf "%.1f %.2f %.2f\n", b / t / 1e6, c / k, s / k }'
+}
+
+declare -A RES
+for ((i = 1; i <= RUNS; i++)); do
+	for kind in official sevpn; do
+		[ "$kind" = sevpn ] && [ -z "$PROXY" ] && continue
+		r=$(one_run "$kind")
+		RES[$kind]+="$r"$'\n'
+		sv_log "run $i $kind: $r (MB/s, client CPU s, server CPU s)"
+	done
+done
+
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+col() { printf '%s' "${RES[$1]}" | awk -v c="$2" 'NF { print $c }'; }
+row() { # KIND LABEL NICE
+	local mbps cpu srv lo hi
+	mbps=$(col "$1" 1 | median)
+	lo=$(col "$1" 1 | sort -g | head -n1)
+	hi=$(col "$1" 1 | sort -g | tail -n1)
+	cpu=$(col "$1" 2 | median)
+	srv=$(col "$1" 3 | median)
+	printf '| %s | %s | %s | %s–%s | %s | %s | %s |\n' "$2" "$RUNS" "$mbps" "$lo" "$hi" "$cpu" \
+		"$(awk -v c="$cpu" -v m="$MIB" 'BEGIN { printf "%.2f", c * 1024 / m }')" "$srv"
+}
+
+echo
+echo "Single TCP stream, $MIB MiB random file, $RUNS runs each (alternating), $(date -u +%Y-%m-%d)."
+echo "Host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) CPUs, Linux $(uname -r);"
+echo "server: Debian softether-vpnserver $(dpkg-query -W -f='${Version}' softether-vpnserver 2>/dev/null);" \
+	"niceness: vpnclient $VCL_NICE, sevpn-proxy ${PROXY_NICE:-n/a}, vpnserver $(nice_of "$SRV_WORKER")."
+echo
+echo "| client | runs | median MB/s | min–max MB/s | client CPU s (median) | client CPU s per GiB | vpnserver CPU s (median) |"
+echo "|---|---|---|---|---|---|---|"
+row official "official vpnclient (TAP, kernel TCP)"
+[ -n "$PROXY" ] && row sevpn "sevpn-proxy (SOCKS5, lwIP)"
+if [ -n "$PROXY" ]; then
+	o=$(col official 1 | median)
+	s=$(col sevpn 1 | median)
+	oc=$(col official 2 | median)
+	sc=$(col sevpn 2 | median)
+	echo
+	awk -v o="$o" -v s="$s" -v oc="$oc" -v sc="$sc" 'BEGIN {
+		printf "sevpn-proxy / official: throughput %.2fx, client CPU for the same bytes %.2fx\n", s / o, sc / oc }'
+fi
+sv_log "done"

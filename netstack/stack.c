@@ -1,0 +1,565 @@
+/*
+ * lwIP (NO_SYS=1) with one Ethernet netif fed by the tunnel; see stack.h.
+ *
+ * Re-entrancy: lwIP must never be entered from inside itself. Frames leave through
+ * linkoutput -> ops->output while lwIP is running (inside sv_stack_input, sv_stack_poll,
+ * sv_stack_flush or a tcpconn/resolve call), so ops->output must only queue the frame;
+ * the main loop calls sv_stack_input() from its own receive path. A frame that arrives
+ * through sv_stack_input() while ops->output runs is dropped with a warning.
+ *
+ * Callbacks to the user (ops->on_lease here, tcpconn and resolve callbacks) are never made
+ * from inside lwIP: lwIP's callbacks queue a struct sv_defer and sv_stack_flush() runs the
+ * queue (internal.h).
+ *
+ * Randomness: LWIP_RAND (DHCP xid, DNS ids and source ports, ephemeral TCP/UDP ports) is
+ * SipHash-2-4 in counter mode under a key from OS entropy; TCP initial sequence numbers
+ * follow RFC 6528 (keyed hash of the 4-tuple plus a 4 us clock) under a second key.
+ */
+#define SV_LOG_MODULE "netstack"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lwip/dhcp.h"
+#include "lwip/dhcp6.h"
+#include "lwip/dns.h"
+#include "lwip/etharp.h"
+#include "lwip/ethip6.h"
+#include "lwip/init.h"
+#include "lwip/ip6.h"
+#include "lwip/netif.h"
+#include "lwip/pbuf.h"
+#include "lwip/timeouts.h"
+#include "netif/ethernet.h"
+
+#include "arch/sv_hooks.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "netstack/internal.h"
+#include "netstack/stack.h"
+#include "platform/platform.h"
+
+#define FRAME_MAX 1518 /* 1514 + an 802.1Q tag */
+#define FRAME_MIN 14
+#define SLEEP_CAP_MS 1000u
+
+static struct {
+	bool inited, started, in_output, warned_reentry;
+	struct netif netif;
+	const struct sv_stack_ops *ops;
+	void *arg;
+	uint8_t mac[6];
+	/* deferred-call queue */
+	struct sv_defer *head, *tail;
+	/* lease reporting */
+	struct sv_defer lease_defer;
+	struct sv_lease last; /* last state seen (memset + memcpy: padding compares) */
+	bool have_last;
+	/* randomness */
+	uint64_t rand_key[2], isn_key[2], rand_ctr;
+} S;
+
+NETIF_DECLARE_EXT_CALLBACK(ext_cb_slot)
+
+/* --- SipHash-2-4 (Aumasson, Bernstein) ---------------------------------------------- */
+
+#define ROTL64(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+
+static void
+sipround(uint64_t v[4])
+{
+	v[0] += v[1];
+	v[1] = ROTL64(v[1], 13);
+	v[1] ^= v[0];
+	v[0] = ROTL64(v[0], 32);
+	v[2] += v[3];
+	v[3] = ROTL64(v[3], 16);
+	v[3] ^= v[2];
+	v[0] += v[3];
+	v[3] = ROTL64(v[3], 21);
+	v[3] ^= v[0];
+	v[2] += v[1];
+	v[1] = ROTL64(v[1], 17);
+	v[1] ^= v[2];
+	v[2] = ROTL64(v[2], 32);
+}
+
+static uint64_t
+le64(const uint8_t *p)
+{
+	uint64_t r = 0;
+	for (int i = 7; i >= 0; i--)
+		r = (r << 8) | p[i];
+	return r;
+}
+
+static uint64_t
+siphash(const uint64_t k[2], const void *data, size_t n)
+{
+	const uint8_t *p = data;
+	uint64_t v[4] = { k[0] ^ 0x736f6d6570736575ull, k[1] ^ 0x646f72616e646f6dull,
+		k[0] ^ 0x6c7967656e657261ull, k[1] ^ 0x7465646279746573ull };
+	uint64_t m, b = (uint64_t)n << 56;
+	size_t i;
+
+	for (i = 0; i + 8 <= n; i += 8) {
+		m = le64(p + i);
+		v[3] ^= m;
+		sipround(v);
+		sipround(v);
+		v[0] ^= m;
+	}
+	for (size_t j = 0; i + j < n; j++)
+		b |= (uint64_t)p[i + j] << (8 * j);
+	v[3] ^= b;
+	sipround(v);
+	sipround(v);
+	v[0] ^= b;
+	v[2] ^= 0xff;
+	for (int r = 0; r < 4; r++)
+		sipround(v);
+	return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+static void
+seed_keys(void)
+{
+	uint64_t k[4];
+	int r = sv_random(k, sizeof k);
+	if (r != 0) {
+		/* Not expected on any supported OS; still never start with a fixed key. */
+		log_warn_r(r, "no OS entropy; seeding lwIP from the clock");
+		uint64_t t = sv_now_ms();
+		uintptr_t a = (uintptr_t)&k;
+		k[0] = t ^ 0x9e3779b97f4a7c15ull;
+		k[1] = (uint64_t)a;
+		k[2] = t * 0xbf58476d1ce4e5b9ull;
+		k[3] = (uint64_t)a * 0x94d049bb133111ebull;
+	}
+	S.rand_key[0] = k[0];
+	S.rand_key[1] = k[1];
+	S.isn_key[0] = k[2];
+	S.isn_key[1] = k[3];
+	S.rand_ctr = sv_now_ms();
+	memset(k, 0, sizeof k);
+}
+
+/* LWIP_RAND(); see arch/cc.h */
+uint32_t
+sv_lwip_rand(void)
+{
+	uint64_t c = S.rand_ctr++;
+	return (uint32_t)siphash(S.rand_key, &c, sizeof c);
+}
+
+/* LWIP_HOOK_TCP_ISN; see arch/sv_hooks.h. RFC 6528 section 3: ISN = M + F(4-tuple, key). */
+u32_t
+sv_lwip_tcp_isn(const ip_addr_t *local_ip, u16_t local_port, const ip_addr_t *remote_ip,
+	u16_t remote_port)
+{
+	uint8_t buf[2 * 17 + 4];
+	struct sv_ip a;
+
+	memset(buf, 0, sizeof buf);
+	sv_ip_from_lwip(local_ip, &a);
+	memcpy(buf, &a, 17);
+	sv_ip_from_lwip(remote_ip, &a);
+	memcpy(buf + 17, &a, 17);
+	buf[34] = (uint8_t)(local_port >> 8);
+	buf[35] = (uint8_t)local_port;
+	buf[36] = (uint8_t)(remote_port >> 8);
+	buf[37] = (uint8_t)remote_port;
+	uint32_t m = (uint32_t)(sv_now_ms() * 250u); /* 4 us ticks */
+	return m + (uint32_t)siphash(S.isn_key, buf, sizeof buf);
+}
+
+/* --- diagnostics -------------------------------------------------------------------- */
+
+/* see arch/cc.h */
+void
+sv_lwip_diag(const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+
+	if (sv_log_level < SV_LOG_DEBUG)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	size_t n = strlen(line);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	log_debug("lwip: %s", line);
+}
+
+/* see arch/cc.h */
+void
+sv_lwip_assert(const char *msg, const char *file, int line)
+{
+	log_err("lwip assertion failed: %s (%s:%d)", msg, file, line);
+	abort();
+}
+
+/* --- address conversion ------------------------------------------------------------- */
+
+/* see internal.h */
+void
+sv_ip_to_lwip(const struct sv_ip *in, ip_addr_t *out)
+{
+	memset(out, 0, sizeof *out);
+	if (in->family == 6) {
+		IP_SET_TYPE_VAL(*out, IPADDR_TYPE_V6);
+		memcpy(ip_2_ip6(out)->addr, in->b, 16);
+		ip6_addr_clear_zone(ip_2_ip6(out));
+		if (S.inited) {
+			ip6_addr_assign_zone(ip_2_ip6(out), IP6_UNICAST, &S.netif);
+		}
+	} else {
+		IP_SET_TYPE_VAL(*out, IPADDR_TYPE_V4);
+		memcpy(&ip_2_ip4(out)->addr, in->b, 4);
+	}
+}
+
+/* see internal.h */
+void
+sv_ip_from_lwip(const ip_addr_t *in, struct sv_ip *out)
+{
+	memset(out, 0, sizeof *out);
+	if (IP_IS_V6(in)) {
+		out->family = 6;
+		memcpy(out->b, ip_2_ip6(in)->addr, 16);
+	} else {
+		out->family = 4;
+		memcpy(out->b, &ip_2_ip4(in)->addr, 4);
+	}
+}
+
+/* --- deferred calls ----------------------------------------------------------------- */
+
+/* see internal.h */
+void
+sv_stack_defer(struct sv_defer *d, sv_defer_fn *fn)
+{
+	d->fn = fn;
+	if (d->queued)
+		return;
+	d->queued = true;
+	d->next = NULL;
+	d->prev = S.tail;
+	if (S.tail)
+		S.tail->next = d;
+	else
+		S.head = d;
+	S.tail = d;
+}
+
+/* see internal.h */
+void
+sv_stack_undefer(struct sv_defer *d)
+{
+	if (!d->queued)
+		return;
+	if (d->prev)
+		d->prev->next = d->next;
+	else
+		S.head = d->next;
+	if (d->next)
+		d->next->prev = d->prev;
+	else
+		S.tail = d->prev;
+	d->prev = d->next = NULL;
+	d->queued = false;
+}
+
+static void
+run_deferred(void)
+{
+	struct sv_defer *d;
+	while ((d = S.head) != NULL) {
+		sv_stack_undefer(d);
+		d->fn(d); /* may free d's owner or queue d again */
+	}
+}
+
+/* --- lease -------------------------------------------------------------------------- */
+
+static unsigned
+prefix_len(const ip4_addr_t *mask)
+{
+	uint32_t m = lwip_ntohl(ip4_addr_get_u32(mask));
+	unsigned n = 0;
+	while (n < 32 && (m & (0x80000000u >> n)))
+		n++;
+	return n;
+}
+
+static void
+build_lease(struct sv_lease *l)
+{
+	struct netif *n = &S.netif;
+
+	memset(l, 0, sizeof *l);
+	if (dhcp_supplied_address(n)) {
+		sv_ip_from_lwip(&n->ip_addr, &l->ip);
+		l->prefix_len = prefix_len(netif_ip4_netmask(n));
+		sv_ip_from_lwip(&n->gw, &l->gw);
+	}
+	for (u8_t i = 0; i < DNS_MAX_SERVERS && l->n_dns < SV_STACK_MAX_DNS; i++) {
+		const ip_addr_t *d = dns_getserver(i);
+		if (!ip_addr_isany(d))
+			sv_ip_from_lwip(d, &l->dns[l->n_dns++]);
+	}
+	/* lwIP keeps the link-local address in slot 0. */
+	for (int i = 0; i < LWIP_IPV6_NUM_ADDRESSES && l->n_ip6 < 3; i++) {
+		if (ip6_addr_ispreferred(netif_ip6_addr_state(n, i)))
+			sv_ip_from_lwip(&n->ip6_addr[i], &l->ip6[l->n_ip6++]);
+	}
+}
+
+/* Something usable: an IPv4 lease or a preferred IPv6 address beyond link-local. */
+static bool
+lease_is_usable(const struct sv_lease *l)
+{
+	if (l->ip.family == 4)
+		return true;
+	for (unsigned i = 0; i < l->n_ip6; i++)
+		if (!(l->ip6[i].b[0] == 0xfe && (l->ip6[i].b[1] & 0xc0) == 0x80))
+			return true;
+	return false;
+}
+
+static void
+log_lease(const struct sv_lease *l)
+{
+	char a[SV_IP_STRLEN], g[SV_IP_STRLEN], d[SV_IP_STRLEN];
+
+	if (sv_log_level < SV_LOG_INFO)
+		return;
+	if (l->ip.family == 4)
+		log_info("dhcp: %s/%u gw %s dns %s", sv_ip_format(&l->ip, a, sizeof a),
+			l->prefix_len, sv_ip_format(&l->gw, g, sizeof g),
+			l->n_dns ? sv_ip_format(&l->dns[0], d, sizeof d) : "none");
+	for (unsigned i = 0; i < l->n_ip6; i++)
+		log_info("ipv6: %s", sv_ip_format(&l->ip6[i], a, sizeof a));
+}
+
+static void
+lease_fire(struct sv_defer *d)
+{
+	struct sv_lease cur;
+
+	(void)d;
+	if (!S.started)
+		return;
+	build_lease(&cur);
+	if (S.have_last && memcmp(&cur, &S.last, sizeof cur) == 0)
+		return;
+	bool was_usable = S.have_last && lease_is_usable(&S.last);
+	memcpy(&S.last, &cur, sizeof cur);
+	S.have_last = true;
+	if (!lease_is_usable(&cur)) {
+		if (was_usable)
+			log_info("dhcp: address lost");
+		return;
+	}
+	log_lease(&cur);
+	if (S.ops && S.ops->on_lease)
+		S.ops->on_lease(S.arg, &cur);
+}
+
+static void
+ext_status_cb(struct netif *n, netif_nsc_reason_t reason, const netif_ext_callback_args_t *args)
+{
+	(void)args;
+	if (n != &S.netif)
+		return;
+	if (reason & (LWIP_NSC_IPV4_ADDRESS_CHANGED | LWIP_NSC_IPV4_GATEWAY_CHANGED |
+			     LWIP_NSC_IPV4_NETMASK_CHANGED | LWIP_NSC_IPV4_SETTINGS_CHANGED |
+			     LWIP_NSC_IPV6_SET | LWIP_NSC_IPV6_ADDR_STATE_CHANGED |
+			     LWIP_NSC_STATUS_CHANGED))
+		sv_stack_defer(&S.lease_defer, lease_fire);
+}
+
+/* see stack.h */
+bool
+sv_stack_lease(struct sv_lease *out)
+{
+	if (!S.inited || !dhcp_supplied_address(&S.netif))
+		return false;
+	build_lease(out);
+	return true;
+}
+
+/* --- netif -------------------------------------------------------------------------- */
+
+static err_t
+linkoutput(struct netif *n, struct pbuf *p)
+{
+	uint8_t frame[FRAME_MAX];
+
+	(void)n;
+	if (p->tot_len > sizeof frame) {
+		log_debug("drop oversized outgoing frame (%u bytes)", (unsigned)p->tot_len);
+		return ERR_IF;
+	}
+	u16_t len = pbuf_copy_partial(p, frame, p->tot_len, 0);
+	if (S.ops && S.ops->output) {
+		S.in_output = true;
+		S.ops->output(S.arg, frame, len);
+		S.in_output = false;
+	}
+	return ERR_OK;
+}
+
+static err_t
+netif_init_cb(struct netif *n)
+{
+	n->name[0] = 's';
+	n->name[1] = 'v';
+	n->mtu = 1500;
+	n->hwaddr_len = ETH_HWADDR_LEN;
+	memcpy(n->hwaddr, S.mac, ETH_HWADDR_LEN);
+	n->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET |
+		NETIF_FLAG_MLD6;
+	n->output = etharp_output;
+	n->output_ip6 = ethip6_output;
+	n->linkoutput = linkoutput;
+	return ERR_OK;
+}
+
+/* see stack.h */
+int
+sv_stack_init(const uint8_t mac[6], const struct sv_stack_ops *ops, void *arg)
+{
+	if (S.inited)
+		return SV_E_INVAL;
+	S.ops = ops;
+	S.arg = arg;
+	memcpy(S.mac, mac, sizeof S.mac);
+	seed_keys(); /* before lwip_init: tcp_init draws the first ephemeral port */
+	lwip_init();
+	if (netif_add(&S.netif, NULL, NULL, NULL, NULL, netif_init_cb, ethernet_input) ==
+		NULL)
+		return SV_E_INTERNAL;
+	netif_set_default(&S.netif);
+	netif_add_ext_callback(&ext_cb_slot, ext_status_cb);
+	S.inited = true;
+	return 0;
+}
+
+/* see internal.h */
+bool
+sv_stack_is_up(void)
+{
+	return S.inited && S.started;
+}
+
+/* see stack.h */
+void
+sv_stack_start(void)
+{
+	if (!S.inited || S.started)
+		return;
+	S.started = true;
+	netif_create_ip6_linklocal_address(&S.netif, 1);
+	netif_set_ip6_autoconfig_enabled(&S.netif, 1);
+	netif_set_up(&S.netif);
+	netif_set_link_up(&S.netif);
+	err_t e = dhcp_start(&S.netif);
+	if (e != ERR_OK)
+		log_warn("dhcp: cannot start (lwIP error %d)", (int)e);
+	e = dhcp6_enable_stateless(&S.netif);
+	if (e != ERR_OK)
+		log_debug("dhcp6: cannot start (lwIP error %d)", (int)e);
+}
+
+/* see stack.h */
+void
+sv_stack_stop(void)
+{
+	if (!S.inited || !S.started)
+		return;
+	dhcp_release_and_stop(&S.netif);
+	dhcp6_disable(&S.netif);
+	netif_set_link_down(&S.netif);
+	netif_set_down(&S.netif);
+	S.started = false;
+}
+
+/* Frames for our MAC, broadcast or multicast; everything else on the hub is not ours. */
+static bool
+frame_is_for_us(const uint8_t *frame)
+{
+	return (frame[0] & 1) != 0 || memcmp(frame, S.mac, 6) == 0;
+}
+
+/* see stack.h */
+void
+sv_stack_input(const uint8_t *frame, size_t len)
+{
+	if (!S.inited || !S.started || len < FRAME_MIN || len > FRAME_MAX ||
+		!frame_is_for_us(frame))
+		return;
+	if (S.in_output) {
+		if (!S.warned_reentry)
+			log_warn("frame input from inside output dropped (must be queued)");
+		S.warned_reentry = true;
+		return;
+	}
+	struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_POOL);
+	if (p == NULL)
+		return;
+	if (pbuf_take(p, frame, (u16_t)len) != ERR_OK ||
+		S.netif.input(p, &S.netif) != ERR_OK)
+		pbuf_free(p);
+}
+
+/* see stack.h */
+void
+sv_stack_poll(void)
+{
+	if (!S.inited)
+		return;
+	sys_check_timeouts();
+	/* DHCP renewals may change only DNS servers, which raise no netif event. */
+	if (S.started && S.have_last)
+		sv_stack_defer(&S.lease_defer, lease_fire);
+}
+
+/* see stack.h */
+uint32_t
+sv_stack_sleeptime(void)
+{
+	if (!S.inited)
+		return SLEEP_CAP_MS;
+	if (S.head != NULL)
+		return 0;
+	u32_t t = sys_timeouts_sleeptime();
+	return t > SLEEP_CAP_MS ? SLEEP_CAP_MS : t;
+}
+
+/* see stack.h */
+void
+sv_stack_flush(void)
+{
+	if (!S.inited)
+		return;
+	run_deferred();
+	sv_tcpconn_flush_output();
+}
+
+/* see internal.h */
+bool
+sv_stack_can_reach(const ip_addr_t *dst)
+{
+	if (!S.inited || !S.started || !netif_is_up(&S.netif) ||
+		!netif_is_link_up(&S.netif))
+		return false;
+	if (IP_IS_V6(dst))
+		return ip6_select_source_address(&S.netif, ip_2_ip6(dst)) != NULL;
+	return !ip4_addr_isany_val(*netif_ip4_addr(&S.netif));
+}

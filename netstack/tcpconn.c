@@ -1,0 +1,652 @@
+/*
+ * One proxied TCP connection on lwIP's raw API; see tcpconn.h.
+ *
+ * States: CONNECTING -> OPEN -> (DEAD | closed by the user). DEAD means lwIP freed the pcb
+ * abnormally (reset, timeout, abort) and ops->on_error is (or will be) reported; only
+ * sv_tcpconn_close() may follow. The user's close frees the object at once, or at the end
+ * of the dispatch if it happens inside one of our callbacks.
+ *
+ * Invariants:
+ *  - c->pcb is NULL, or a live pcb whose arg/recv/sent/err/poll callbacks point here.
+ *    Every path that stops us from hearing about a pcb's death clears those callbacks
+ *    first (detach): our own close/abort, and the remote FIN after our own FIN (the pcb
+ *    may then sit in TIME_WAIT, which lwIP frees without telling anyone).
+ *  - rxq holds the received pbuf chains not yet consumed, in order; rx_bytes is their
+ *    total. The window was not reopened for these bytes yet: tcp_recved() runs as the user
+ *    consumes, so a slow reader stops the remote sender.
+ *  - User callbacks run only from dispatch() (sv_stack_flush), never from lwIP callbacks
+ *    and never after sv_tcpconn_close().
+ *  - on_eof is posted once, after FIN and when rx_bytes reached 0; an error that ends the
+ *    connection is reported once queued data has been consumed (as a kernel socket returns
+ *    buffered data before ECONNRESET).
+ */
+#define SV_LOG_MODULE "tcpconn"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lwip/ip.h"
+#include "lwip/pbuf.h"
+#include "lwip/sys.h"
+#include "lwip/tcp.h"
+
+#include "core/err.h"
+#include "core/log.h"
+#include "netstack/internal.h"
+#include "netstack/tcpconn.h"
+
+#define CONNECT_TIMEOUT_DEFAULT_MS 10000u
+#define POLL_INTERVAL 1 /* lwIP coarse timer ticks (500 ms) */
+/* Queue entries per connection: bounds the pbuf overhead of tiny segments. When full, the
+ * recv callback refuses data and lwIP redelivers it later. */
+#define RXQ_MAX 4096u
+#define RXQ_INITIAL 16u
+/* Notify on_writable only once this much room is back (or all of it). */
+#define WRITABLE_MIN (16u * 1024u)
+#define QUEUE_MARGIN 4u /* queue entries kept free for FIN and oversize bookkeeping */
+
+enum conn_state { CONN_CONNECTING, CONN_OPEN, CONN_DEAD };
+static const char *const state_names[] = { "connecting", "open", "dead" };
+
+enum {
+	EV_CONNECTED = 1u << 0,
+	EV_READABLE = 1u << 1,
+	EV_EOF = 1u << 2,
+	EV_WRITABLE = 1u << 3,
+	EV_ERROR = 1u << 4,
+};
+
+struct sv_tcpconn {
+	struct sv_defer defer; /* first: dispatch() recovers c from it */
+	struct tcp_pcb *pcb;
+	const struct sv_tcpconn_ops *ops;
+	void *arg;
+	unsigned id;
+	enum conn_state state;
+	unsigned events;
+	int err;           /* error to report (negative), 0 none */
+	bool err_pending;  /* err waits for the receive queue to drain */
+	bool got_fin, eof_posted, tx_shut, blocked, closed, in_dispatch;
+	u32_t deadline;    /* connect deadline, sys_now() ms */
+	u16_t last_nrtx;   /* retransmission state seen in the last poll */
+	u8_t last_keep;
+	/* receive queue: ring of pbuf chains */
+	struct pbuf **rxq;
+	unsigned rxq_cap, rxq_head, rxq_count;
+	size_t rx_bytes;
+	/* local address once connected */
+	struct sv_ip local_ip;
+	uint16_t local_port;
+	/* dirty list: written since the last flush */
+	struct sv_tcpconn *dirty_prev, *dirty_next;
+	bool dirty;
+};
+
+static struct sv_tcpconn *dirty_head;
+static unsigned next_id = 1;
+
+static void dispatch(struct sv_defer *d);
+
+static void
+set_state(struct sv_tcpconn *c, enum conn_state s)
+{
+	if (c->state == s)
+		return;
+	log_debug("conn %u: %s -> %s", c->id, state_names[c->state], state_names[s]);
+	c->state = s;
+}
+
+static void
+post(struct sv_tcpconn *c, unsigned ev)
+{
+	if (c->closed)
+		return;
+	c->events |= ev;
+	sv_stack_defer(&c->defer, dispatch);
+}
+
+static void
+mark_dirty(struct sv_tcpconn *c)
+{
+	if (c->dirty)
+		return;
+	c->dirty = true;
+	c->dirty_prev = NULL;
+	c->dirty_next = dirty_head;
+	if (dirty_head)
+		dirty_head->dirty_prev = c;
+	dirty_head = c;
+}
+
+static void
+unmark_dirty(struct sv_tcpconn *c)
+{
+	if (!c->dirty)
+		return;
+	if (c->dirty_prev)
+		c->dirty_prev->dirty_next = c->dirty_next;
+	else
+		dirty_head = c->dirty_next;
+	if (c->dirty_next)
+		c->dirty_next->dirty_prev = c->dirty_prev;
+	c->dirty_prev = c->dirty_next = NULL;
+	c->dirty = false;
+}
+
+/* see internal.h */
+void
+sv_tcpconn_flush_output(void)
+{
+	struct sv_tcpconn *c;
+	while ((c = dirty_head) != NULL) {
+		unmark_dirty(c);
+		if (c->pcb)
+			tcp_output(c->pcb);
+	}
+}
+
+/* Stop hearing from the pcb; the caller then closes, aborts or forgets it. */
+static struct tcp_pcb *
+detach(struct sv_tcpconn *c)
+{
+	struct tcp_pcb *pcb = c->pcb;
+	if (pcb) {
+		tcp_arg(pcb, NULL);
+		tcp_recv(pcb, NULL);
+		tcp_sent(pcb, NULL);
+		tcp_err(pcb, NULL);
+		tcp_poll(pcb, NULL, 0);
+	}
+	c->pcb = NULL;
+	unmark_dirty(c);
+	return pcb;
+}
+
+/* --- receive queue ------------------------------------------------------------------ */
+
+static bool
+rxq_push(struct sv_tcpconn *c, struct pbuf *p)
+{
+	if (c->rxq_count == c->rxq_cap) {
+		if (c->rxq_cap >= RXQ_MAX)
+			return false;
+		unsigned ncap = c->rxq_cap ? c->rxq_cap * 2 : RXQ_INITIAL;
+		struct pbuf **n = malloc(ncap * sizeof *n);
+		if (n == NULL)
+			return false;
+		for (unsigned i = 0; i < c->rxq_count; i++)
+			n[i] = c->rxq[(c->rxq_head + i) % c->rxq_cap];
+		free(c->rxq);
+		c->rxq = n;
+		c->rxq_cap = ncap;
+		c->rxq_head = 0;
+	}
+	c->rxq[(c->rxq_head + c->rxq_count) % c->rxq_cap] = p;
+	c->rxq_count++;
+	c->rx_bytes += p->tot_len;
+	return true;
+}
+
+static void
+rxq_clear(struct sv_tcpconn *c)
+{
+	for (unsigned i = 0; i < c->rxq_count; i++)
+		pbuf_free(c->rxq[(c->rxq_head + i) % c->rxq_cap]);
+	free(c->rxq);
+	c->rxq = NULL;
+	c->rxq_cap = c->rxq_head = c->rxq_count = 0;
+	c->rx_bytes = 0;
+}
+
+/* --- endings ------------------------------------------------------------------------ */
+
+static void
+maybe_post_end(struct sv_tcpconn *c)
+{
+	if (c->rx_bytes != 0)
+		return;
+	if (c->err_pending) {
+		c->err_pending = false;
+		c->events = 0;
+		post(c, EV_ERROR);
+	} else if (c->got_fin && !c->eof_posted && c->err == 0) {
+		c->eof_posted = true;
+		post(c, EV_EOF);
+	}
+}
+
+/* The connection ended abnormally: report err once queued data has been consumed. */
+static void
+fail(struct sv_tcpconn *c, int err)
+{
+	if (c->err != 0)
+		return;
+	log_debug_r(err, "conn %u: ended", c->id);
+	c->err = err;
+	c->err_pending = true;
+	set_state(c, CONN_DEAD);
+	/* Nothing more will arrive; only the bytes already queued are still worth reading. */
+	c->events &= ~(unsigned)(EV_CONNECTED | EV_WRITABLE | EV_EOF);
+	maybe_post_end(c);
+}
+
+/* --- lwIP callbacks (never call the user from here) --------------------------------- */
+
+static err_t
+on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+	struct sv_tcpconn *c = arg;
+	(void)err; /* lwIP 2.1.3 only ever passes ERR_OK */
+	if (c == NULL)
+		return ERR_OK;
+	sv_ip_from_lwip(&pcb->local_ip, &c->local_ip);
+	c->local_port = pcb->local_port;
+	set_state(c, CONN_OPEN);
+	post(c, EV_CONNECTED);
+	return ERR_OK;
+}
+
+static err_t
+on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
+{
+	struct sv_tcpconn *c = arg;
+	(void)err;
+	if (c == NULL) { /* not expected: callbacks are cleared before c goes away */
+		if (p) {
+			tcp_recved(pcb, p->tot_len);
+			pbuf_free(p);
+		}
+		return ERR_OK;
+	}
+	if (p == NULL) {
+		c->got_fin = true;
+		/* Both FINs seen: lwIP may move the pcb to TIME_WAIT and free it silently. */
+		if (c->tx_shut)
+			detach(c);
+		maybe_post_end(c);
+		return ERR_OK;
+	}
+	if (!rxq_push(c, p))
+		return ERR_MEM; /* lwIP keeps it (refused_data) and offers it again later */
+	post(c, EV_READABLE);
+	return ERR_OK;
+}
+
+static size_t
+write_room(struct tcp_pcb *pcb)
+{
+	size_t buf = tcp_sndbuf(pcb);
+	size_t ql = tcp_sndqueuelen(pcb);
+	if (ql + QUEUE_MARGIN >= TCP_SND_QUEUELEN)
+		return 0;
+	size_t mss = tcp_mss(pcb) ? tcp_mss(pcb) : 536;
+	size_t by_queue = (TCP_SND_QUEUELEN - QUEUE_MARGIN - ql) * mss;
+	return buf < by_queue ? buf : by_queue;
+}
+
+static err_t
+on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
+{
+	struct sv_tcpconn *c = arg;
+	(void)len;
+	if (c == NULL || !c->blocked || c->tx_shut)
+		return ERR_OK;
+	size_t room = write_room(pcb);
+	if (room >= WRITABLE_MIN || room >= TCP_SND_BUF / 2 || pcb->unsent == NULL) {
+		c->blocked = false;
+		post(c, EV_WRITABLE);
+	}
+	return ERR_OK;
+}
+
+static err_t
+on_poll(void *arg, struct tcp_pcb *pcb)
+{
+	struct sv_tcpconn *c = arg;
+	if (c == NULL)
+		return ERR_OK;
+	c->last_nrtx = pcb->nrtx;
+	c->last_keep = pcb->keep_cnt_sent;
+	if (c->state == CONN_CONNECTING && (s32_t)(sys_now() - c->deadline) >= 0) {
+		detach(c);
+		tcp_abort(pcb);
+		fail(c, -ETIMEDOUT);
+		return ERR_ABRT;
+	}
+	return ERR_OK;
+}
+
+/* lwIP has already freed the pcb. */
+static void
+on_err(void *arg, err_t err)
+{
+	struct sv_tcpconn *c = arg;
+	if (c == NULL)
+		return;
+	c->pcb = NULL;
+	unmark_dirty(c);
+	switch (err) {
+	case ERR_CLSD:
+		/* Peer acknowledged our FIN after its own: a normal end. */
+		c->got_fin = true;
+		maybe_post_end(c);
+		break;
+	case ERR_RST:
+		fail(c, c->state == CONN_CONNECTING ? -ECONNREFUSED : -ECONNRESET);
+		break;
+	case ERR_ABRT:
+		/* Not ours (we detach before aborting): SYN or data retransmissions ran out,
+		 * keep-alive probes went unanswered, or lwIP dropped the pcb (address change,
+		 * memory). */
+		fail(c, c->state == CONN_CONNECTING || c->last_nrtx > 0 || c->last_keep > 0
+				? -ETIMEDOUT
+				: -ECONNABORTED);
+		break;
+	default:
+		fail(c, -ECONNABORTED);
+		break;
+	}
+}
+
+/* --- dispatch (from sv_stack_flush) -------------------------------------------------- */
+
+static void
+conn_free(struct sv_tcpconn *c)
+{
+	sv_stack_undefer(&c->defer);
+	unmark_dirty(c);
+	rxq_clear(c);
+	free(c);
+}
+
+static unsigned
+next_event(struct sv_tcpconn *c)
+{
+	static const unsigned order[] = { EV_ERROR, EV_CONNECTED, EV_READABLE, EV_EOF,
+		EV_WRITABLE };
+	for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+		if (c->events & order[i]) {
+			c->events &= ~order[i];
+			return order[i];
+		}
+	return 0;
+}
+
+static void
+deliver(struct sv_tcpconn *c, unsigned ev)
+{
+	const struct sv_tcpconn_ops *o = c->ops;
+	switch (ev) {
+	case EV_ERROR:
+		c->events = 0;
+		if (o->on_error)
+			o->on_error(c->arg, c->err);
+		break;
+	case EV_CONNECTED:
+		if (o->on_connected)
+			o->on_connected(c->arg);
+		break;
+	case EV_READABLE:
+		if (c->rx_bytes > 0 && o->on_readable)
+			o->on_readable(c->arg);
+		break;
+	case EV_EOF:
+		if (o->on_eof)
+			o->on_eof(c->arg);
+		break;
+	case EV_WRITABLE:
+		if (c->pcb && !c->tx_shut && o->on_writable)
+			o->on_writable(c->arg);
+		break;
+	}
+}
+
+static void
+dispatch(struct sv_defer *d)
+{
+	struct sv_tcpconn *c = (struct sv_tcpconn *)(void *)d;
+	unsigned ev;
+
+	c->in_dispatch = true;
+	while (!c->closed && (ev = next_event(c)) != 0)
+		deliver(c, ev);
+	c->in_dispatch = false;
+	if (c->closed)
+		conn_free(c);
+}
+
+/* --- API ---------------------------------------------------------------------------- */
+
+static int
+map_connect_err(err_t e)
+{
+	switch (e) {
+	case ERR_RTE:
+		return -ENETUNREACH;
+	case ERR_MEM:
+	case ERR_BUF:
+		return SV_E_NOMEM;
+	case ERR_USE:
+		return -EADDRINUSE;
+	case ERR_VAL:
+	case ERR_ARG:
+		return SV_E_INVAL;
+	default:
+		return SV_E_INTERNAL;
+	}
+}
+
+/* see tcpconn.h */
+int
+sv_tcpconn_connect(struct sv_tcpconn **out, const struct sv_ip *dst, uint16_t port,
+	unsigned timeout_ms, const struct sv_tcpconn_ops *ops, void *arg)
+{
+	ip_addr_t ip;
+
+	if (out == NULL || dst == NULL || ops == NULL || (dst->family != 4 && dst->family != 6))
+		return SV_E_INVAL;
+	sv_ip_to_lwip(dst, &ip);
+	if (!sv_stack_can_reach(&ip))
+		return -ENETUNREACH;
+	struct sv_tcpconn *c = calloc(1, sizeof *c);
+	if (c == NULL)
+		return SV_E_NOMEM;
+	struct tcp_pcb *pcb = tcp_new_ip_type(IP_GET_TYPE(&ip));
+	if (pcb == NULL) {
+		free(c);
+		return SV_E_NOMEM;
+	}
+	c->ops = ops;
+	c->arg = arg;
+	c->id = next_id++;
+	c->state = CONN_CONNECTING;
+	c->pcb = pcb;
+	c->deadline = sys_now() + (timeout_ms ? timeout_ms : CONNECT_TIMEOUT_DEFAULT_MS);
+	tcp_arg(pcb, c);
+	tcp_recv(pcb, on_recv);
+	tcp_sent(pcb, on_sent);
+	tcp_err(pcb, on_err);
+	tcp_poll(pcb, on_poll, POLL_INTERVAL);
+	tcp_nagle_disable(pcb); /* we batch per loop turn (sv_stack_flush) instead */
+	ip_set_option(pcb, SOF_KEEPALIVE);
+
+	err_t e = tcp_connect(pcb, &ip, port, on_connected);
+	if (e != ERR_OK) {
+		detach(c);
+		if (tcp_close(pcb) != ERR_OK)
+			tcp_abort(pcb);
+		free(c);
+		return map_connect_err(e);
+	}
+	log_debug("conn %u: connecting to port %u", c->id, (unsigned)port);
+	*out = c;
+	return 0;
+}
+
+/* see tcpconn.h */
+int
+sv_tcpconn_peek(struct sv_tcpconn *c, struct sv_iov *iov, int max)
+{
+	int n = 0;
+	for (unsigned i = 0; i < c->rxq_count && n < max; i++) {
+		for (struct pbuf *q = c->rxq[(c->rxq_head + i) % c->rxq_cap]; q && n < max;
+			q = q->next) {
+			if (q->len == 0)
+				continue;
+			iov[n].base = q->payload;
+			iov[n].len = q->len;
+			n++;
+		}
+	}
+	return n;
+}
+
+/* see tcpconn.h */
+size_t
+sv_tcpconn_pending(const struct sv_tcpconn *c)
+{
+	return c->rx_bytes;
+}
+
+static void
+reopen_window(struct sv_tcpconn *c, size_t n)
+{
+	while (c->pcb && n > 0) {
+		u16_t k = n > 0xFFFF ? 0xFFFF : (u16_t)n;
+		tcp_recved(c->pcb, k);
+		n -= k;
+	}
+}
+
+/* see tcpconn.h */
+void
+sv_tcpconn_consume(struct sv_tcpconn *c, size_t n)
+{
+	size_t done = 0;
+
+	if (n > c->rx_bytes)
+		n = c->rx_bytes;
+	while (done < n) {
+		struct pbuf *h = c->rxq[c->rxq_head];
+		size_t left = n - done;
+		if (left >= h->tot_len) {
+			done += h->tot_len;
+			pbuf_free(h);
+			c->rxq_head = (c->rxq_head + 1) % c->rxq_cap;
+			c->rxq_count--;
+		} else {
+			c->rxq[c->rxq_head] = pbuf_free_header(h, (u16_t)left);
+			done += left;
+		}
+	}
+	c->rx_bytes -= done;
+	if (c->rxq_count == 0)
+		c->rxq_head = 0;
+	reopen_window(c, done);
+	maybe_post_end(c);
+}
+
+static int
+unwritable_err(const struct sv_tcpconn *c)
+{
+	if (c->err)
+		return c->err;
+	if (c->state == CONN_CONNECTING)
+		return -ENOTCONN;
+	return -EPIPE; /* shut down by us, or the connection ended normally */
+}
+
+/* see tcpconn.h */
+long
+sv_tcpconn_write(struct sv_tcpconn *c, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	size_t done = 0;
+
+	if (c->pcb == NULL || c->state != CONN_OPEN || c->tx_shut)
+		return unwritable_err(c);
+	while (done < n) {
+		size_t room = write_room(c->pcb);
+		size_t k = n - done;
+		if (k > room)
+			k = room;
+		if (k > 0xFFFF)
+			k = 0xFFFF;
+		if (k == 0)
+			break;
+		u8_t flags = TCP_WRITE_FLAG_COPY;
+		if (done + k < n)
+			flags |= TCP_WRITE_FLAG_MORE;
+		err_t e = tcp_write(c->pcb, b + done, (u16_t)k, flags);
+		while (e == ERR_MEM && k > tcp_mss(c->pcb)) {
+			/* the segment estimate was off (small peer window): try less */
+			k /= 2;
+			e = tcp_write(c->pcb, b + done, (u16_t)k, flags);
+		}
+		if (e != ERR_OK) {
+			if (e != ERR_MEM && done == 0)
+				return -EPIPE;
+			break;
+		}
+		done += k;
+	}
+	if (done > 0)
+		mark_dirty(c);
+	if (done < n)
+		c->blocked = true;
+	return (long)done;
+}
+
+/* see tcpconn.h */
+int
+sv_tcpconn_shutdown(struct sv_tcpconn *c)
+{
+	if (c->tx_shut)
+		return 0;
+	if (c->pcb == NULL || c->state != CONN_OPEN)
+		return unwritable_err(c);
+	err_t e = tcp_shutdown(c->pcb, 0, 1); /* queues FIN after the data and sends */
+	if (e != ERR_OK)
+		return e == ERR_MEM ? SV_E_NOMEM : -ENOTCONN;
+	c->tx_shut = true;
+	c->blocked = false;
+	if (c->got_fin)
+		detach(c); /* LAST_ACK: ERR_CLSD would only tell us what we know */
+	return 0;
+}
+
+/* see tcpconn.h */
+void
+sv_tcpconn_close(struct sv_tcpconn *c)
+{
+	if (c == NULL || c->closed)
+		return;
+	c->closed = true;
+	c->events = 0;
+	bool unread = c->rx_bytes > 0;
+	struct tcp_pcb *pcb = detach(c);
+	if (pcb) {
+		/* tcp_close sends RST itself when the window was not fully reopened; be
+		 * explicit: RST when the user leaves data unread, FIN otherwise. */
+		if (unread || tcp_close(pcb) != ERR_OK)
+			tcp_abort(pcb);
+	}
+	rxq_clear(c);
+	if (!c->in_dispatch)
+		conn_free(c);
+}
+
+/* see tcpconn.h */
+bool
+sv_tcpconn_local(const struct sv_tcpconn *c, struct sv_ip *ip, uint16_t *port)
+{
+	if (c->local_port == 0)
+		return false;
+	if (ip)
+		*ip = c->local_ip;
+	if (port)
+		*port = c->local_port;
+	return true;
+}

@@ -1,0 +1,36 @@
+/*
+ * The running client: one libuv loop, one tunnel connection (TCP -> TLS -> SoftEther
+ * session), the lwIP stack fed by it, and the proxy listeners.
+ *
+ * Each loop turn ends in a uv_prepare hook that flushes what the turn produced, once:
+ * lwIP output (tcp_output), the batch of frames as one block message, the TLS records
+ * (uv_try_write first, a queued copy only for what the socket did not take); then the
+ * single timer is re-armed for the nearest of lwIP's timeouts and the session's.
+ */
+#ifndef SV_APP_H
+#define SV_APP_H
+
+#include <stdint.h>
+
+#include "platform/config.h"
+
+enum sv_exit {
+	SV_EXIT_OK = 0,
+	SV_EXIT_FAILURE = 1,
+	SV_EXIT_REFUSED = 2, /* login refused by the server, or bad command line */
+	SV_EXIT_CERT = 3,    /* server certificate failed verification */
+};
+
+struct sv_app_params {
+	const struct sv_config *cfg; /* borrowed */
+	int authtype;
+	uint8_t password_hash[20];
+	const char *plain_password;  /* borrowed, SV_AUTH_PLAIN only */
+	uint8_t mac[6];
+	uint8_t unique_id[20];
+};
+
+/* Runs until a signal or a fatal error; returns an enum sv_exit value. */
+int sv_app_run(const struct sv_app_params *p);
+
+#endif

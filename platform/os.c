@@ -1,0 +1,224 @@
+/* OS services for main; see os.h. */
+#define SV_LOG_MODULE "os"
+
+#include <bearssl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "platform/os.h"
+
+#define PASSWORD_MAX 1024
+#define MAC_SLOTS 64
+
+static char *
+read_first_line(FILE *f)
+{
+	char *line = calloc(1, PASSWORD_MAX + 2);
+	if (line == NULL)
+		return NULL;
+	if (fgets(line, PASSWORD_MAX + 2, f) == NULL)
+		line[0] = '\0';
+	line[strcspn(line, "\r\n")] = '\0';
+	return line;
+}
+
+static char *
+prompt_tty(const char *user, const char *server, char *err, size_t errcap)
+{
+	FILE *tty = fopen("/dev/tty", "r+");
+	if (tty == NULL) {
+		snprintf(err, errcap, "no password: set SEVPN_PASSWORD, use --password-file "
+			"FILE, or run on a terminal to be asked");
+		return NULL;
+	}
+	struct termios old, quiet;
+	int fd = fileno(tty);
+	int have_termios = tcgetattr(fd, &old) == 0;
+	if (have_termios) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+		quiet.c_lflag |= ICANON;
+		tcsetattr(fd, TCSAFLUSH, &quiet);
+	}
+	fprintf(tty, "Password for %s@%s: ", user, server);
+	fflush(tty);
+	char *line = read_first_line(tty);
+	if (have_termios)
+		tcsetattr(fd, TCSAFLUSH, &old);
+	fputc('\n', tty);
+	fclose(tty);
+	if (line == NULL)
+		snprintf(err, errcap, "out of memory reading the password");
+	return line;
+}
+
+/* see os.h */
+char *
+sv_os_read_password(const char *file, const char *user, const char *server, char *err,
+	size_t errcap)
+{
+	const char *env = getenv("SEVPN_PASSWORD");
+	if (env != NULL) {
+		char *p = strdup(env);
+		/* wipe the environment copy too: /proc/PID/environ shows the original */
+		explicit_bzero((char *)env, strlen(env));
+		unsetenv("SEVPN_PASSWORD");
+		if (p == NULL)
+			snprintf(err, errcap, "out of memory reading the password");
+		return p;
+	}
+	if (file != NULL) {
+		FILE *f = fopen(file, "r");
+		if (f == NULL) {
+			snprintf(err, errcap, "cannot read --password-file %s: %s", file,
+				strerror(errno));
+			return NULL;
+		}
+		char *p = read_first_line(f);
+		fclose(f);
+		if (p == NULL)
+			snprintf(err, errcap, "out of memory reading the password");
+		return p;
+	}
+	return prompt_tty(user, server, err, errcap);
+}
+
+static size_t
+machine_id(char *out, size_t cap)
+{
+	static const char *const paths[] = { "/etc/machine-id", "/var/lib/dbus/machine-id" };
+	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+		FILE *f = fopen(paths[i], "r");
+		if (f == NULL)
+			continue;
+		size_t n = fread(out, 1, cap, f);
+		fclose(f);
+		if (n > 0)
+			return n;
+	}
+	if (gethostname(out, cap) == 0)
+		return strnlen(out, cap);
+	return 0;
+}
+
+static void
+identity_hash(br_sha256_context *h, const char *what)
+{
+	char id[256];
+	size_t n = machine_id(id, sizeof id);
+	uid_t uid = getuid();
+	br_sha256_init(h);
+	br_sha256_update(h, what, strlen(what) + 1);
+	br_sha256_update(h, id, n);
+	br_sha256_update(h, &uid, sizeof uid);
+}
+
+static int
+lock_slot(const char *dir, const uint8_t tag[8], unsigned slot)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/mac-%02x%02x%02x%02x%02x%02x%02x%02x-%u.lock", dir,
+		tag[0], tag[1], tag[2], tag[3], tag[4], tag[5], tag[6], tag[7], slot);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	return fd; /* kept open (and locked) until the process exits */
+}
+
+static int
+lock_dir(char *out, size_t cap)
+{
+	const char *rt = getenv("XDG_RUNTIME_DIR");
+	if (rt != NULL && rt[0] == '/')
+		snprintf(out, cap, "%s/sevpn-proxy", rt);
+	else
+		snprintf(out, cap, "/tmp/sevpn-proxy-%u", (unsigned)getuid());
+	if (mkdir(out, 0700) != 0 && errno != EEXIST)
+		return -errno;
+	struct stat st;
+	if (lstat(out, &st) != 0)
+		return -errno;
+	/* another user may have created /tmp/sevpn-proxy-UID first: do not use theirs */
+	if (!S_ISDIR(st.st_mode) || st.st_uid != getuid())
+		return -EPERM;
+	return 0;
+}
+
+/* see os.h */
+int
+sv_os_derive_mac(const char *key, uint8_t mac[6], unsigned *slot)
+{
+	br_sha256_context h;
+	uint8_t base[32];
+	identity_hash(&h, "sevpn-proxy mac");
+	br_sha256_update(&h, key, strlen(key));
+	br_sha256_out(&h, base);
+
+	char dir[400];
+	int r = lock_dir(dir, sizeof dir);
+	if (r != 0) {
+		log_warn_r(r, "mac: no private lock directory; concurrent instances may share a MAC");
+		*slot = 0;
+	} else {
+		for (*slot = 0; *slot < MAC_SLOTS; (*slot)++)
+			if ((r = lock_slot(dir, base, *slot)) >= 0)
+				break;
+		if (*slot == MAC_SLOTS)
+			return -EBUSY;
+	}
+	uint8_t d[32];
+	br_sha256_init(&h);
+	br_sha256_update(&h, base, sizeof base);
+	br_sha256_update(&h, slot, sizeof *slot);
+	br_sha256_out(&h, d);
+	mac[0] = 0x02; /* locally administered, unicast; 02:5e like the spec's probe */
+	mac[1] = 0x5e;
+	memcpy(mac + 2, d, 4);
+	return 0;
+}
+
+/* see os.h */
+void
+sv_os_unique_id(uint8_t out[20])
+{
+	br_sha256_context h;
+	uint8_t d[32];
+	identity_hash(&h, "sevpn-proxy unique id");
+	br_sha256_out(&h, d);
+	memcpy(out, d, 20);
+}
+
+/* see os.h */
+const char *
+sv_os_hostname(void)
+{
+	static char name[256];
+	if (name[0] == '\0' && (gethostname(name, sizeof name - 1) != 0 || name[0] == '\0'))
+		strcpy(name, "localhost");
+	return name;
+}
+
+/* see os.h */
+void
+sv_os_raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}

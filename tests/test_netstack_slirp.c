@@ -1,0 +1,1043 @@
+/*
+ * netstack/ against libslirp in one process: lwIP's netif talks Ethernet to a slirp
+ * "remote LAN" (DHCP server, NAT of 10.0.2.2 to 127.0.0.1). The test opens loopback
+ * sockets only: slirp's DNS is disabled and the stack only ever connects to 10.0.2.2.
+ *
+ * Frames from slirp are queued and fed to the stack from the pump loop, never from inside
+ * lwIP's output (slirp answers synchronously from slirp_input).
+ *
+ * The tests share one stack (lwIP can be initialised once per process) and run in order:
+ * before the lease, lease, bulk transfer both ways with half-close, the remote closing
+ * first, refused connect, resolve.
+ */
+#define _GNU_SOURCE /* accept4 */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <slirp/libslirp.h>
+
+#include "core/addr.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "netstack/resolve.h"
+#include "netstack/stack.h"
+#include "netstack/tcpconn.h"
+
+#define PHASE_LIMIT_MS 20000
+#define BULK_BYTES (8u * 1024u * 1024u)
+#define HOLD_BYTES (64u * 1024u)
+#define SMALL_BYTES (100u * 1024u)
+#define RXQ_FRAMES 8192
+#define FRAME_MAX 1518
+#define MAX_POLLFDS 256
+#define MAX_TIMERS 16
+
+/* --- harness: slirp + frame queue + timers ------------------------------------------ */
+
+struct frame {
+	uint16_t len;
+	uint8_t b[FRAME_MAX];
+};
+
+struct stimer {
+	SlirpTimerCb cb;
+	void *cb_opaque;
+	int64_t expire_ms; /* -1: not armed */
+	bool used;
+};
+
+static struct {
+	Slirp *slirp;
+	struct frame *rxq;
+	unsigned rx_head, rx_count, rx_dropped;
+	struct stimer timers[MAX_TIMERS];
+	struct pollfd fds[MAX_POLLFDS];
+	int nfds;
+	int leases;
+	struct sv_lease lease;
+	unsigned rst_sent; /* TCP segments with RST that the stack sent */
+} H;
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static ssize_t
+slirp_send_packet(const void *buf, size_t len, void *opaque)
+{
+	(void)opaque;
+	if (len > FRAME_MAX || H.rx_count == RXQ_FRAMES) {
+		H.rx_dropped++;
+		return (ssize_t)len;
+	}
+	struct frame *f = &H.rxq[(H.rx_head + H.rx_count) % RXQ_FRAMES];
+	f->len = (uint16_t)len;
+	memcpy(f->b, buf, len);
+	H.rx_count++;
+	return (ssize_t)len;
+}
+
+static void
+slirp_guest_error(const char *msg, void *opaque)
+{
+	(void)opaque;
+	fprintf(stderr, "slirp guest error: %s\n", msg);
+}
+
+static int64_t
+slirp_clock_ns(void *opaque)
+{
+	(void)opaque;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void *
+slirp_timer_new(SlirpTimerCb cb, void *cb_opaque, void *opaque)
+{
+	(void)opaque;
+	for (int i = 0; i < MAX_TIMERS; i++)
+		if (!H.timers[i].used) {
+			H.timers[i] = (struct stimer){ cb, cb_opaque, -1, true };
+			return &H.timers[i];
+		}
+	fail_msg("out of slirp timers");
+	return NULL;
+}
+
+static void
+slirp_timer_free(void *t, void *opaque)
+{
+	(void)opaque;
+	((struct stimer *)t)->used = false;
+}
+
+static void
+slirp_timer_mod(void *t, int64_t expire_ms, void *opaque)
+{
+	(void)opaque;
+	((struct stimer *)t)->expire_ms = expire_ms;
+}
+
+static void
+slirp_noop_fd(int fd, void *opaque)
+{
+	(void)fd;
+	(void)opaque;
+}
+
+static void
+slirp_notify(void *opaque)
+{
+	(void)opaque;
+}
+
+static const SlirpCb slirp_cbs = {
+	.send_packet = slirp_send_packet,
+	.guest_error = slirp_guest_error,
+	.clock_get_ns = slirp_clock_ns,
+	.timer_new = slirp_timer_new,
+	.timer_free = slirp_timer_free,
+	.timer_mod = slirp_timer_mod,
+	.register_poll_fd = slirp_noop_fd,
+	.unregister_poll_fd = slirp_noop_fd,
+	.notify = slirp_notify,
+};
+
+static int
+add_poll(int fd, int events, void *opaque)
+{
+	(void)opaque;
+	assert_true(H.nfds < MAX_POLLFDS);
+	short ev = 0;
+	if (events & SLIRP_POLL_IN)
+		ev |= POLLIN;
+	if (events & SLIRP_POLL_OUT)
+		ev |= POLLOUT;
+	if (events & SLIRP_POLL_PRI)
+		ev |= POLLPRI;
+	H.fds[H.nfds] = (struct pollfd){ .fd = fd, .events = ev };
+	return H.nfds++;
+}
+
+static int
+get_revents(int idx, void *opaque)
+{
+	(void)opaque;
+	short re = H.fds[idx].revents;
+	int r = 0;
+	if (re & POLLIN)
+		r |= SLIRP_POLL_IN;
+	if (re & POLLOUT)
+		r |= SLIRP_POLL_OUT;
+	if (re & POLLPRI)
+		r |= SLIRP_POLL_PRI;
+	if (re & POLLERR)
+		r |= SLIRP_POLL_ERR;
+	if (re & POLLHUP)
+		r |= SLIRP_POLL_HUP;
+	return r;
+}
+
+/* Stack output: straight into slirp (it may answer through send_packet: queued). */
+static void
+count_rst(const uint8_t *f, size_t len)
+{
+	if (len < 14 + 20 || f[12] != 0x08 || f[13] != 0x00 || f[14 + 9] != 6)
+		return;
+	size_t ihl = (size_t)(f[14] & 0x0f) * 4;
+	if (len >= 14 + ihl + 14 && (f[14 + ihl + 13] & 0x04))
+		H.rst_sent++;
+}
+
+static void
+stack_output(void *arg, const uint8_t *frame, size_t len)
+{
+	(void)arg;
+	count_rst(frame, len);
+	slirp_input(H.slirp, frame, (int)len);
+}
+
+static void
+stack_on_lease(void *arg, const struct sv_lease *lease)
+{
+	(void)arg;
+	H.lease = *lease;
+	H.leases++;
+}
+
+static const struct sv_stack_ops stack_ops = {
+	.output = stack_output,
+	.on_lease = stack_on_lease,
+};
+
+static void
+drain_frames(void)
+{
+	while (H.rx_count > 0) {
+		struct frame *f = &H.rxq[H.rx_head];
+		H.rx_head = (H.rx_head + 1) % RXQ_FRAMES;
+		H.rx_count--;
+		sv_stack_input(f->b, f->len);
+	}
+}
+
+static void
+run_timers(void)
+{
+	int64_t now = now_ms();
+	for (int i = 0; i < MAX_TIMERS; i++) {
+		struct stimer *t = &H.timers[i];
+		if (t->used && t->expire_ms >= 0 && t->expire_ms <= now) {
+			t->expire_ms = -1;
+			t->cb(t->cb_opaque);
+		}
+	}
+}
+
+/* --- host (kernel) side of a connection ---------------------------------------------- */
+
+static uint8_t
+pattern(uint32_t seed, size_t i)
+{
+	uint32_t x = (uint32_t)i * 2654435761u + seed;
+	x ^= x >> 15;
+	x *= 2246822519u;
+	x ^= x >> 13;
+	return (uint8_t)(x ^ (uint32_t)(i >> 12));
+}
+
+struct peer {
+	int lfd, fd;
+	uint32_t tx_seed, rx_seed;
+	size_t tx_total, tx_done, tx_hold; /* hold: last bytes sent only after our EOF */
+	size_t rx_total;
+	bool tx_shut, rx_eof, bad, failed;
+};
+
+static int
+listen_loopback(uint16_t *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof sa;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(listen(fd, 8), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+static void
+peer_init(struct peer *p, uint16_t *port)
+{
+	memset(p, 0, sizeof *p);
+	p->fd = -1;
+	p->lfd = listen_loopback(port);
+}
+
+static void
+peer_close(struct peer *p)
+{
+	if (p->fd >= 0)
+		close(p->fd);
+	if (p->lfd >= 0)
+		close(p->lfd);
+	p->fd = p->lfd = -1;
+}
+
+static size_t
+peer_sendable(const struct peer *p)
+{
+	size_t limit = p->rx_eof ? p->tx_total : p->tx_total - p->tx_hold;
+	return p->tx_done < limit ? limit - p->tx_done : 0;
+}
+
+static void
+peer_add_fds(struct peer *p)
+{
+	if (p == NULL)
+		return;
+	if (p->fd < 0 && p->lfd >= 0) {
+		H.fds[H.nfds++] = (struct pollfd){ .fd = p->lfd, .events = POLLIN };
+		return;
+	}
+	if (p->fd < 0)
+		return;
+	short ev = 0;
+	if (!p->rx_eof)
+		ev |= POLLIN;
+	if (peer_sendable(p) > 0 || (!p->tx_shut && p->tx_done == p->tx_total))
+		ev |= POLLOUT;
+	H.fds[H.nfds++] = (struct pollfd){ .fd = p->fd, .events = ev };
+}
+
+static void
+peer_io(struct peer *p)
+{
+	uint8_t buf[65536];
+
+	if (p == NULL)
+		return;
+	if (p->fd < 0 && p->lfd >= 0) {
+		int fd = accept4(p->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0)
+			p->fd = fd;
+		return;
+	}
+	if (p->fd < 0)
+		return;
+	while (!p->rx_eof) {
+		ssize_t n = read(p->fd, buf, sizeof buf);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				p->failed = true;
+			break;
+		}
+		if (n == 0) {
+			p->rx_eof = true;
+			break;
+		}
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] != pattern(p->rx_seed, p->rx_total + (size_t)i))
+				p->bad = true;
+		p->rx_total += (size_t)n;
+	}
+	for (int round = 0; round < 16; round++) {
+		size_t k = peer_sendable(p);
+		if (k == 0)
+			break;
+		if (k > sizeof buf)
+			k = sizeof buf;
+		for (size_t i = 0; i < k; i++)
+			buf[i] = pattern(p->tx_seed, p->tx_done + i);
+		ssize_t n = write(p->fd, buf, k);
+		if (n <= 0) {
+			if (n < 0 && errno != EAGAIN && errno != EINTR)
+				p->failed = true;
+			break;
+		}
+		p->tx_done += (size_t)n;
+	}
+	if (!p->tx_shut && p->tx_done == p->tx_total) {
+		shutdown(p->fd, SHUT_WR);
+		p->tx_shut = true;
+	}
+}
+
+/* --- the pump ----------------------------------------------------------------------- */
+
+static struct peer *active_peer;
+
+static void
+pump_once(void)
+{
+	drain_frames();
+	sv_stack_poll();
+	sv_stack_flush();
+	drain_frames();
+	sv_stack_flush();
+
+	uint32_t timeout = sv_stack_sleeptime();
+	if (timeout > 20)
+		timeout = 20;
+	int64_t now = now_ms();
+	for (int i = 0; i < MAX_TIMERS; i++) {
+		struct stimer *t = &H.timers[i];
+		if (t->used && t->expire_ms >= 0) {
+			int64_t d = t->expire_ms - now;
+			if (d < (int64_t)timeout)
+				timeout = d > 0 ? (uint32_t)d : 0;
+		}
+	}
+	if (H.rx_count > 0)
+		timeout = 0;
+	H.nfds = 0;
+	slirp_pollfds_fill(H.slirp, &timeout, add_poll, NULL);
+	int slirp_n = H.nfds;
+	peer_add_fds(active_peer);
+	int r = poll(H.fds, (nfds_t)H.nfds, (int)timeout);
+	H.nfds = slirp_n;
+	slirp_pollfds_poll(H.slirp, r < 0, get_revents, NULL);
+	peer_io(active_peer);
+	run_timers();
+}
+
+/* Pump until done(ctx) or the phase time limit; returns whether done. */
+static bool
+pump_until(bool (*done)(void *), void *ctx, int limit_ms)
+{
+	int64_t end = now_ms() + limit_ms;
+	while (!done(ctx)) {
+		if (now_ms() > end)
+			return false;
+		pump_once();
+	}
+	return true;
+}
+
+static bool
+never(void *ctx)
+{
+	(void)ctx;
+	return false;
+}
+
+/* --- lwIP side of a connection ------------------------------------------------------- */
+
+struct client {
+	struct sv_tcpconn *c;
+	uint32_t tx_seed, rx_seed;
+	size_t tx_total, tx_done;
+	size_t rx_total;
+	bool write_after_eof; /* start sending only once the remote has finished */
+	bool no_read;         /* leave received bytes queued */
+	int readable_calls;
+	bool connected, eof, shut, bad;
+	int err, calls_after_close;
+	bool closed;
+};
+
+static void
+client_pump_write(struct client *cl)
+{
+	uint8_t buf[65536];
+
+	if (cl->closed || cl->err || !cl->connected || (cl->write_after_eof && !cl->eof))
+		return;
+	while (cl->tx_done < cl->tx_total) {
+		size_t k = cl->tx_total - cl->tx_done;
+		if (k > sizeof buf)
+			k = sizeof buf;
+		for (size_t i = 0; i < k; i++)
+			buf[i] = pattern(cl->tx_seed, cl->tx_done + i);
+		long n = sv_tcpconn_write(cl->c, buf, k);
+		if (n < 0) {
+			cl->err = (int)n;
+			return;
+		}
+		cl->tx_done += (size_t)n;
+		if ((size_t)n < k)
+			return; /* on_writable follows */
+	}
+	if (!cl->shut) {
+		assert_int_equal(sv_tcpconn_shutdown(cl->c), 0);
+		cl->shut = true;
+	}
+}
+
+static void
+cl_connected(void *arg)
+{
+	struct client *cl = arg;
+	if (cl->closed)
+		cl->calls_after_close++;
+	cl->connected = true;
+	client_pump_write(cl);
+}
+
+/* on_readable is edge-like: it fires when new bytes arrive, so take everything now. */
+static void
+cl_readable(void *arg)
+{
+	struct client *cl = arg;
+	struct sv_iov iov[16];
+	if (cl->closed)
+		cl->calls_after_close++;
+	cl->readable_calls++;
+	assert_true(sv_tcpconn_pending(cl->c) > 0);
+	if (cl->no_read)
+		return;
+	while (sv_tcpconn_pending(cl->c) > 0) {
+		int n = sv_tcpconn_peek(cl->c, iov, 16);
+		size_t total = 0;
+		assert_true(n > 0);
+		for (int i = 0; i < n; i++) {
+			const uint8_t *b = iov[i].base;
+			for (size_t j = 0; j < iov[i].len; j++)
+				if (b[j] != pattern(cl->rx_seed, cl->rx_total + total + j))
+					cl->bad = true;
+			total += iov[i].len;
+		}
+		assert_true(total <= sv_tcpconn_pending(cl->c));
+		cl->rx_total += total;
+		sv_tcpconn_consume(cl->c, total);
+	}
+}
+
+static void
+cl_writable(void *arg)
+{
+	struct client *cl = arg;
+	if (cl->closed)
+		cl->calls_after_close++;
+	client_pump_write(cl);
+}
+
+static void
+cl_eof(void *arg)
+{
+	struct client *cl = arg;
+	if (cl->closed)
+		cl->calls_after_close++;
+	assert_int_equal(sv_tcpconn_pending(cl->c), 0);
+	cl->eof = true;
+	client_pump_write(cl);
+}
+
+static void
+cl_error(void *arg, int err)
+{
+	struct client *cl = arg;
+	if (cl->closed)
+		cl->calls_after_close++;
+	cl->err = err;
+}
+
+static const struct sv_tcpconn_ops client_ops = {
+	.on_connected = cl_connected,
+	.on_readable = cl_readable,
+	.on_writable = cl_writable,
+	.on_eof = cl_eof,
+	.on_error = cl_error,
+};
+
+static struct sv_ip
+ip4(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
+{
+	struct sv_ip ip = { .family = 4 };
+	ip.b[0] = a;
+	ip.b[1] = b;
+	ip.b[2] = c;
+	ip.b[3] = d;
+	return ip;
+}
+
+/* --- group setup -------------------------------------------------------------------- */
+
+struct resolve_result {
+	int calls, err;
+	struct sv_ip ip;
+};
+
+static void
+on_resolved(void *arg, int err, const struct sv_ip *ip)
+{
+	struct resolve_result *r = arg;
+	r->calls++;
+	r->err = err;
+	if (ip)
+		r->ip = *ip;
+}
+
+static struct resolve_result early_resolve;
+static int early_connect_rc;
+
+static int
+group_setup(void **state)
+{
+	(void)state;
+	static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+	SlirpConfig cfg;
+
+	memset(&cfg, 0, sizeof cfg);
+	cfg.version = 4;
+	cfg.restricted = 0;     /* NAT to 10.0.2.2 = 127.0.0.1; we connect nowhere else */
+	cfg.in_enabled = true;
+	inet_pton(AF_INET, "10.0.2.0", &cfg.vnetwork);
+	inet_pton(AF_INET, "255.255.255.0", &cfg.vnetmask);
+	inet_pton(AF_INET, "10.0.2.2", &cfg.vhost);
+	inet_pton(AF_INET, "10.0.2.15", &cfg.vdhcp_start);
+	inet_pton(AF_INET, "10.0.2.3", &cfg.vnameserver);
+	cfg.in6_enabled = true;
+	inet_pton(AF_INET6, "fec0::", &cfg.vprefix_addr6);
+	cfg.vprefix_len = 64;
+	inet_pton(AF_INET6, "fec0::2", &cfg.vhost6);
+	inet_pton(AF_INET6, "fec0::3", &cfg.vnameserver6);
+	cfg.disable_dns = true; /* nothing may leave the machine */
+	cfg.disable_host_loopback = false;
+
+	H.rxq = calloc(RXQ_FRAMES, sizeof *H.rxq);
+	if (H.rxq == NULL)
+		return -1;
+	H.slirp = slirp_new(&cfg, &slirp_cbs, NULL);
+	if (H.slirp == NULL)
+		return -1;
+	if (sv_stack_init(mac, &stack_ops, NULL) != 0)
+		return -1;
+	sv_stack_start();
+
+	/* Before DHCP has bound: no DNS server, no IPv4 source address. */
+	struct sv_resolve *r = NULL;
+	if (sv_resolve(&r, "example.invalid", 0, on_resolved, &early_resolve) != 0)
+		return -1;
+	struct sv_ip dst = ip4(10, 0, 2, 2);
+	struct sv_tcpconn *c = NULL;
+	early_connect_rc = sv_tcpconn_connect(&c, &dst, 80, 0, &client_ops, NULL);
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	sv_stack_stop();
+	for (int i = 0; i < 10; i++)
+		pump_once();
+	if (H.slirp)
+		slirp_cleanup(H.slirp);
+	free(H.rxq);
+	return 0;
+}
+
+/* --- tests -------------------------------------------------------------------------- */
+
+static void
+before_lease_connect_and_resolve_report_no_network(void **state)
+{
+	(void)state;
+	assert_int_equal(early_connect_rc, -ENETUNREACH);
+	/* deferred: nothing yet */
+	assert_int_equal(early_resolve.calls, 0);
+	sv_stack_flush();
+	assert_int_equal(early_resolve.calls, 1);
+	assert_int_equal(early_resolve.err, -ENETUNREACH);
+}
+
+static bool
+have_lease(void *ctx)
+{
+	(void)ctx;
+	return H.leases > 0;
+}
+
+static void
+dhcp_lease_from_slirp(void **state)
+{
+	(void)state;
+	struct sv_lease l;
+	assert_true(pump_until(have_lease, NULL, PHASE_LIMIT_MS));
+	assert_true(sv_stack_lease(&l));
+	assert_int_equal(l.ip.family, 4);
+	assert_memory_equal(l.ip.b, ((uint8_t[]){ 10, 0, 2, 15 }), 4);
+	assert_int_equal(l.prefix_len, 24);
+	assert_memory_equal(l.gw.b, ((uint8_t[]){ 10, 0, 2, 2 }), 4);
+	assert_int_equal(H.lease.ip.family, 4);
+	assert_memory_equal(H.lease.ip.b, l.ip.b, 4);
+	assert_true(H.lease.n_dns <= SV_STACK_MAX_DNS);
+	assert_true(l.n_dns >= 1); /* slirp announces 10.0.2.3 even with its DNS disabled */
+	for (unsigned i = 0; i < l.n_dns; i++)
+		assert_true(l.dns[i].family == 4 || l.dns[i].family == 6);
+}
+
+struct pair {
+	struct client *cl;
+	struct peer *p;
+};
+
+static bool
+pair_done(void *ctx)
+{
+	struct pair *x = ctx;
+	if (x->cl->err || x->cl->bad || x->p->bad || x->p->failed)
+		return true;
+	return x->cl->eof && x->cl->rx_total == x->p->tx_total && x->cl->shut &&
+		x->p->rx_eof && x->p->rx_total == x->cl->tx_total;
+}
+
+static void
+run_pair(struct client *cl, struct peer *p, uint16_t port)
+{
+	struct pair x = { cl, p };
+	struct sv_ip dst = ip4(10, 0, 2, 2);
+
+	active_peer = p;
+	assert_int_equal(sv_tcpconn_connect(&cl->c, &dst, port, 5000, &client_ops, cl), 0);
+	assert_false(cl->connected); /* never synchronous */
+	bool ok = pump_until(pair_done, &x, PHASE_LIMIT_MS);
+	if (!ok)
+		fprintf(stderr, "client tx %zu/%zu rx %zu eof %d err %d; peer tx %zu rx %zu eof %d "
+				"dropped %u\n",
+			cl->tx_done, cl->tx_total, cl->rx_total, cl->eof, cl->err, p->tx_done,
+			p->rx_total, p->rx_eof, H.rx_dropped);
+	assert_true(ok);
+	assert_int_equal(cl->err, 0);
+	assert_false(cl->bad);
+	assert_false(p->bad);
+	assert_false(p->failed);
+
+	struct sv_ip local;
+	uint16_t lport = 0;
+	assert_true(sv_tcpconn_local(cl->c, &local, &lport));
+	assert_int_equal(local.family, 4);
+	assert_memory_equal(local.b, ((uint8_t[]){ 10, 0, 2, 15 }), 4);
+	assert_true(lport != 0);
+
+	sv_tcpconn_close(cl->c);
+	cl->closed = true;
+	pump_until(never, NULL, 300);
+	assert_int_equal(cl->calls_after_close, 0);
+	active_peer = NULL;
+	peer_close(p);
+}
+
+static void
+bulk_transfer_both_ways_with_half_close(void **state)
+{
+	(void)state;
+	struct peer p;
+	struct client cl = { 0 };
+	uint16_t port;
+	int64_t t0 = now_ms();
+	unsigned rst0 = H.rst_sent;
+
+	peer_init(&p, &port);
+	p.tx_seed = 0x1111;
+	p.rx_seed = 0x2222;
+	p.tx_total = BULK_BYTES;
+	p.tx_hold = HOLD_BYTES; /* proves data still flows in after the stack's FIN */
+	cl.tx_seed = 0x2222;
+	cl.rx_seed = 0x1111;
+	cl.tx_total = BULK_BYTES;
+	run_pair(&cl, &p, port);
+	fprintf(stderr, "bulk: 2 x %u bytes in %lld ms (slirp frames dropped: %u)\n",
+		BULK_BYTES, (long long)(now_ms() - t0), H.rx_dropped);
+	assert_int_equal(H.rst_sent, rst0); /* everything consumed: FIN, not RST */
+}
+
+static void
+remote_closes_first_then_stack_sends(void **state)
+{
+	(void)state;
+	struct peer p;
+	struct client cl = { 0 };
+	uint16_t port;
+
+	peer_init(&p, &port);
+	p.tx_seed = 0x3333;
+	p.rx_seed = 0x4444;
+	p.tx_total = SMALL_BYTES;
+	cl.tx_seed = 0x4444;
+	cl.rx_seed = 0x3333;
+	cl.tx_total = SMALL_BYTES;
+	cl.write_after_eof = true;
+	run_pair(&cl, &p, port);
+}
+
+static bool
+client_failed(void *ctx)
+{
+	return ((struct client *)ctx)->err != 0;
+}
+
+static void
+connect_to_closed_port_is_refused(void **state)
+{
+	(void)state;
+	struct client cl = { 0 };
+	uint16_t port;
+	int fd = listen_loopback(&port);
+	close(fd); /* nothing listens there now */
+
+	struct sv_ip dst = ip4(10, 0, 2, 2);
+	assert_int_equal(sv_tcpconn_connect(&cl.c, &dst, port, 5000, &client_ops, &cl), 0);
+	assert_int_equal(cl.err, 0);
+	assert_true(pump_until(client_failed, &cl, PHASE_LIMIT_MS));
+	assert_int_equal(cl.err, -ECONNREFUSED);
+	assert_false(cl.connected);
+	assert_true(sv_tcpconn_write(cl.c, "x", 1) < 0 || true); /* dead: only close allowed */
+	sv_tcpconn_close(cl.c);
+}
+
+static bool
+pending_stable(void *ctx)
+{
+	static size_t last;
+	static int64_t since;
+	struct client *cl = ctx;
+	if (cl->err)
+		return true;
+	size_t now = cl->c && cl->connected ? sv_tcpconn_pending(cl->c) : 0;
+	if (now != last || now == 0) {
+		last = now;
+		since = now_ms();
+		return false;
+	}
+	return now_ms() - since > 500;
+}
+
+static void
+slow_reader_holds_remote_within_window_then_drains(void **state)
+{
+	(void)state;
+	struct peer p;
+	struct client cl = { 0 };
+	uint16_t port;
+	struct sv_ip dst = ip4(10, 0, 2, 2);
+
+	peer_init(&p, &port);
+	p.tx_seed = 0x5555;
+	p.tx_total = 4 * BULK_BYTES; /* more than window plus socket buffers */
+	cl.rx_seed = 0x5555;
+	cl.no_read = true;
+	active_peer = &p;
+	assert_int_equal(sv_tcpconn_connect(&cl.c, &dst, port, 5000, &client_ops, &cl), 0);
+	assert_true(pump_until(pending_stable, &cl, PHASE_LIMIT_MS));
+	assert_int_equal(cl.err, 0);
+	size_t held = sv_tcpconn_pending(cl.c);
+	fprintf(stderr, "slow reader: %zu bytes queued, remote wrote %zu\n", held, p.tx_done);
+	/* slirp's TCP does not scale windows, so about 64 KB here; never above TCP_WND. */
+	assert_true(held >= 32 * 1024);
+	assert_true(held <= 4u * 1024u * 1024u);
+	assert_true(p.tx_done < p.tx_total);     /* the remote is held back */
+
+	/* Drain in large steps: each consume reopens more than 64 KB of window. */
+	cl.no_read = false;
+	cl_readable(&cl);
+	cl.tx_total = 0;
+	struct pair x = { &cl, &p };
+	assert_true(pump_until(pair_done, &x, PHASE_LIMIT_MS));
+	assert_false(cl.bad);
+	assert_int_equal(cl.rx_total, p.tx_total);
+	sv_tcpconn_close(cl.c);
+	active_peer = NULL;
+	peer_close(&p);
+}
+
+static bool
+client_has_data(void *ctx)
+{
+	struct client *cl = ctx;
+	return cl->err || (cl->connected && sv_tcpconn_pending(cl->c) >= 32 * 1024);
+}
+
+static bool
+peer_saw_end(void *ctx)
+{
+	struct peer *p = ctx;
+	return p->rx_eof || p->failed;
+}
+
+static void
+close_with_unread_data_sends_rst(void **state)
+{
+	(void)state;
+	struct peer p;
+	struct client cl = { 0 };
+	uint16_t port;
+	struct sv_ip dst = ip4(10, 0, 2, 2);
+	unsigned rst0 = H.rst_sent;
+
+	peer_init(&p, &port);
+	p.tx_seed = 0x6666;
+	p.tx_total = SMALL_BYTES + 1;
+	p.tx_hold = 1; /* the last byte waits for our FIN: no FIN from the remote yet */
+	cl.no_read = true;
+	active_peer = &p;
+	assert_int_equal(sv_tcpconn_connect(&cl.c, &dst, port, 5000, &client_ops, &cl), 0);
+	assert_true(pump_until(client_has_data, &cl, PHASE_LIMIT_MS));
+	assert_int_equal(cl.err, 0);
+	int calls = cl.readable_calls;
+	sv_tcpconn_close(cl.c);
+	cl.closed = true;
+	assert_true(H.rst_sent > rst0);
+	assert_true(pump_until(peer_saw_end, &p, PHASE_LIMIT_MS));
+	assert_int_equal(cl.readable_calls, calls);
+	assert_int_equal(cl.calls_after_close, 0);
+	active_peer = NULL;
+	peer_close(&p);
+}
+
+static void
+connect_to_silent_host_times_out(void **state)
+{
+	(void)state;
+	struct client cl = { 0 };
+	/* On slirp's virtual LAN but not answered by slirp (no ARP reply). */
+	struct sv_ip dst = ip4(10, 0, 2, 99);
+	int64_t t0 = now_ms();
+
+	assert_int_equal(sv_tcpconn_connect(&cl.c, &dst, 9, 1000, &client_ops, &cl), 0);
+	assert_true(pump_until(client_failed, &cl, PHASE_LIMIT_MS));
+	int64_t took = now_ms() - t0;
+	assert_int_equal(cl.err, -ETIMEDOUT);
+	assert_true(took >= 1000 && took < 3000);
+	assert_false(cl.connected);
+	sv_tcpconn_close(cl.c);
+}
+
+static void
+close_before_connected_runs_no_callback(void **state)
+{
+	(void)state;
+	struct peer p;
+	struct client cl = { 0 };
+	uint16_t port;
+
+	peer_init(&p, &port);
+	active_peer = &p;
+	struct sv_ip dst = ip4(10, 0, 2, 2);
+	assert_int_equal(sv_tcpconn_connect(&cl.c, &dst, port, 5000, &client_ops, &cl), 0);
+	sv_tcpconn_close(cl.c);
+	pump_until(never, NULL, 300);
+	assert_false(cl.connected);
+	assert_int_equal(cl.err, 0);
+	active_peer = NULL;
+	peer_close(&p);
+}
+
+static void
+resolve_literal_is_answered_deferred_and_cancel_is_silent(void **state)
+{
+	(void)state;
+	struct resolve_result a = { 0 }, b = { 0 }, c = { 0 }, d = { 0 };
+	struct sv_resolve *ra, *rb, *rc, *rd;
+
+	assert_int_equal(sv_resolve(&ra, "10.0.2.2", 0, on_resolved, &a), 0);
+	assert_int_equal(sv_resolve(&rb, "fec0::2", 4, on_resolved, &b), 0);
+	assert_int_equal(sv_resolve(&rc, "192.0.2.1", 4, on_resolved, &c), 0);
+	assert_int_equal(sv_resolve(&rd, "bad name!", 0, on_resolved, &d), 0);
+	sv_resolve_cancel(rc);
+	assert_int_equal(a.calls, 0);
+	sv_stack_flush();
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.err, 0);
+	assert_int_equal(a.ip.family, 4);
+	assert_memory_equal(a.ip.b, ((uint8_t[]){ 10, 0, 2, 2 }), 4);
+	assert_int_equal(b.calls, 1);
+	assert_int_equal(b.err, -ENOENT);
+	assert_int_equal(c.calls, 0);
+	assert_int_equal(d.calls, 1);
+	assert_int_equal(d.err, -ENOENT);
+	(void)ra;
+	(void)rb;
+	(void)rd;
+}
+
+static bool
+resolved_once(void *ctx)
+{
+	return ((struct resolve_result *)ctx)->calls > 0;
+}
+
+static void
+resolve_unanswered_name_fails_and_cancelled_twin_stays_silent(void **state)
+{
+	(void)state;
+	struct resolve_result a = { 0 }, b = { 0 };
+	struct sv_resolve *ra, *rb;
+	int64_t t0 = now_ms();
+
+	/* slirp's DNS is disabled: the query to the leased server goes unanswered. */
+	assert_int_equal(sv_resolve(&ra, "nothing.example", 4, on_resolved, &a), 0);
+	assert_int_equal(sv_resolve(&rb, "nothing.example", 4, on_resolved, &b), 0);
+	sv_resolve_cancel(rb); /* stays with lwIP until its lookup ends, then is freed */
+	assert_true(pump_until(resolved_once, &a, PHASE_LIMIT_MS));
+	pump_until(never, NULL, 100);
+	{ struct sv_lease l; char t[64]; sv_stack_lease(&l); for (unsigned i = 0; i < l.n_dns; i++) fprintf(stderr, "dns %s\n", sv_ip_format(&l.dns[i], t, sizeof t)); }
+	fprintf(stderr, "unanswered lookup ended after %lld ms\n", (long long)(now_ms() - t0));
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.err, -ENOENT);
+	assert_int_equal(b.calls, 0);
+}
+
+static bool
+have_ipv6(void *ctx)
+{
+	(void)ctx;
+	struct sv_lease l;
+	return sv_stack_lease(&l) && l.n_ip6 >= 2;
+}
+
+static void
+slaac_address_from_router_advertisement(void **state)
+{
+	(void)state;
+	struct sv_lease l;
+	assert_true(pump_until(have_ipv6, NULL, PHASE_LIMIT_MS));
+	assert_true(sv_stack_lease(&l));
+	assert_int_equal(l.ip6[0].family, 6);
+	assert_int_equal(l.ip6[0].b[0], 0xfe); /* link-local first */
+	assert_int_equal(l.ip6[1].b[0], 0xfe);
+	assert_int_equal(l.ip6[1].b[1], 0xc0); /* slirp's fec0::/64 */
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(before_lease_connect_and_resolve_report_no_network),
+		cmocka_unit_test(dhcp_lease_from_slirp),
+		cmocka_unit_test(resolve_literal_is_answered_deferred_and_cancel_is_silent),
+		cmocka_unit_test(bulk_transfer_both_ways_with_half_close),
+		cmocka_unit_test(remote_closes_first_then_stack_sends),
+		cmocka_unit_test(slow_reader_holds_remote_within_window_then_drains),
+		cmocka_unit_test(close_with_unread_data_sends_rst),
+		cmocka_unit_test(connect_to_closed_port_is_refused),
+		cmocka_unit_test(connect_to_silent_host_times_out),
+		cmocka_unit_test(close_before_connected_runs_no_callback),
+		cmocka_unit_test(slaac_address_from_router_advertisement),
+		cmocka_unit_test(resolve_unanswered_name_fails_and_cancelled_twin_stays_silent),
+	};
+	sv_log_set_level(getenv("SV_TEST_DEBUG") ? SV_LOG_DEBUG : SV_LOG_WARN);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

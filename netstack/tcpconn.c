@@ -41,8 +41,10 @@
 #define POLL_INTERVAL 1 /* lwIP coarse timer ticks (500 ms) */
 /* Queue entries per connection: bounds the pbuf overhead of tiny segments. When full, the
  * recv callback refuses data and lwIP redelivers it later. */
-#define RXQ_MAX 4096u
+#define RXQ_MAX 8192u
 #define RXQ_INITIAL 16u
+/* Segments up to this size are copied into the free tail of the last queued pbuf. */
+#define SMALL_SEGMENT 512u
 /* Notify on_writable only once this much room is back (or all of it). */
 #define WRITABLE_MIN (16u * 1024u)
 #define QUEUE_MARGIN 4u /* queue entries kept free for FIN and oversize bookkeeping */
@@ -189,6 +191,38 @@ rxq_push(struct sv_tcpconn *c, struct pbuf *p)
 	return true;
 }
 
+/*
+ * A peer sending tiny segments would otherwise cost one ~1.5 KB pool pbuf per segment
+ * while the window counts only payload bytes. Small segments are copied into the free
+ * tail of the last queued pool pbuf instead (bytes already queued do not move).
+ */
+static bool
+rxq_append_small(struct sv_tcpconn *c, struct pbuf *p)
+{
+	if (c->rxq_count == 0 || p->tot_len > SMALL_SEGMENT)
+		return false;
+	struct pbuf *h = c->rxq[(c->rxq_head + c->rxq_count - 1) % c->rxq_cap];
+	struct pbuf *q = h;
+	while (q->next)
+		q = q->next;
+	if (!pbuf_match_allocsrc(q, PBUF_POOL) || q->ref != 1 ||
+		(u32_t)h->tot_len + p->tot_len > 0xFFFFu)
+		return false;
+	/* A pool pbuf is one allocation: the struct, then PBUF_POOL_BUFSIZE of payload. */
+	const u8_t *end = (const u8_t *)q + LWIP_MEM_ALIGN_SIZE(sizeof(struct pbuf)) +
+		LWIP_MEM_ALIGN_SIZE(PBUF_POOL_BUFSIZE);
+	u8_t *tail = (u8_t *)q->payload + q->len;
+	if (tail > end || (size_t)(end - tail) < p->tot_len)
+		return false;
+	u16_t n = pbuf_copy_partial(p, tail, p->tot_len, 0);
+	for (struct pbuf *r = h; r != NULL; r = r->next)
+		r->tot_len = (u16_t)(r->tot_len + n);
+	q->len = (u16_t)(q->len + n);
+	c->rx_bytes += n;
+	pbuf_free(p);
+	return true;
+}
+
 static void
 rxq_clear(struct sv_tcpconn *c)
 {
@@ -268,7 +302,7 @@ on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 		maybe_post_end(c);
 		return ERR_OK;
 	}
-	if (!rxq_push(c, p))
+	if (!rxq_append_small(c, p) && !rxq_push(c, p))
 		return ERR_MEM; /* lwIP keeps it (refused_data) and offers it again later */
 	post(c, EV_READABLE);
 	return ERR_OK;

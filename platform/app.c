@@ -70,6 +70,7 @@ struct app {
 	uint64_t session_next_ms;
 
 	bool ready, stopping;
+	bool close_notify_due; /* CLOSING: send close_notify once the session output drained */
 	int exit_code;
 	char listeners[SV_MAX_LISTENERS][80];
 };
@@ -243,8 +244,14 @@ pump(struct app *a)
 				return;
 			}
 		}
-		if (a->state != CONN_CLOSING && session_to_tls(a))
+		if (!sv_tls_is_closed(a->tls) && session_to_tls(a))
 			progress = true;
+		if (a->close_notify_due &&
+			(sv_session_output(a->sess, &n), n == 0)) {
+			a->close_notify_due = false;
+			sv_tls_close(a->tls);
+			progress = true;
+		}
 		if (send_records(a))
 			progress = true;
 		if (a->state == CONN_DONE)
@@ -403,9 +410,17 @@ fail(struct app *a, int err)
 	if (a->sess != NULL)
 		sv_session_fail(a->sess, err);
 	explain(a, err);
+	set_state(a, CONN_DONE);
+	/* Our own decision to end (a refused login, a dead peer, a protocol error): say so
+	 * with close_notify, best effort, so the server does not see an abrupt loss. */
+	bool ours = err <= SV_E_INCOMPLETE && err != SV_E_CLOSED && err != SV_E_TLS &&
+		err != SV_E_CERT;
+	if (ours && a->tcp_open && a->tls != NULL && sv_tls_is_established(a->tls)) {
+		sv_tls_close(a->tls);
+		send_records(a); /* fail() ignores errors from here on: state is DONE */
+	}
 	if (a->exit_code == SV_EXIT_OK)
 		a->exit_code = SV_EXIT_FAILURE;
-	set_state(a, CONN_DONE);
 	close_tcp(a);
 	uv_stop(a->loop);
 }
@@ -425,12 +440,11 @@ begin_shutdown(struct app *a)
 		uv_stop(a->loop);
 		return;
 	}
-	sv_stack_stop();   /* DHCP release goes out as a frame */
+	sv_stack_stop(); /* DHCP release goes out as a frame */
 	sv_stack_flush();
 	sv_session_flush(a->sess);
-	session_to_tls(a);
-	sv_tls_close(a->tls);
 	set_state(a, CONN_CLOSING);
+	a->close_notify_due = true; /* after the release has gone into TLS (pump) */
 	a->shutdown_deadline = sv_now_ms() + SHUTDOWN_GRACE_MS;
 	pump(a);
 }

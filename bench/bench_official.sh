@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck source-path=SCRIPTDIR
 # Single-stream download benchmark: Debian's official SoftEther VPN Client (TAP NIC in a
 # network namespace, kernel TCP) against sevpn-proxy (SOCKS5, lwIP), both through the same
 # real SoftEther VPN Server, hub and LAN web server (topology: tests/integration/lib.sh).
@@ -14,8 +15,10 @@
 # curl (the consumer) runs at nice 0 in the client namespace, writing to /dev/null, with
 # an IPv4 literal URL (no DNS in the timed path). MB/s = 10^6 bytes per second of
 # curl's total time. CPU = utime+stime of the client process (all threads) across the
-# download, from /proc/PID/stat; the vpnserver worker's CPU is shown for context.
+# download, from /proc/PID/stat; the vpnserver worker's CPU is shown for context, and so
+# is the client->server traffic (packets and bytes sent on the client namespace's link).
 # Prints a markdown table on stdout; progress on stderr.
+# shellcheck source=../tests/integration/lib.sh
 . "$(dirname "$0")/../tests/integration/lib.sh"
 
 MIB=${SV_BENCH_MIB:-1024}
@@ -36,6 +39,7 @@ if [ -n "$PROXY" ]; then
 fi
 
 TCK=$(getconf CLK_TCK)
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 BYTES=$((MIB * 1048576))
 URL=http://$SV_LAN_IP/bench.bin
 SRV_WORKER=
@@ -47,9 +51,13 @@ PROXY_NICE=
 [ -n "$PROXY" ] && PROXY_NICE=$(nice_of "$SV_PROXY_PID")
 sv_log "niceness: vpnclient $VCL_NICE, sevpn-proxy ${PROXY_NICE:-n/a}, vpnserver $(nice_of "$SRV_WORKER")"
 
-# one_run KIND: prints "MBps client_cpu_s server_cpu_s"
+# Client->server traffic on the client namespace's link (both clients share it; the idle
+# one only sends keep-alives): how chatty the upstream (ACKs, records) is.
+tx_stat() { ip netns exec "$SV_NS_CLI" cat "/sys/class/net/$SV_IF_CLI/statistics/tx_$1"; }
+
+# one_run KIND: prints "MBps client_cpu_s server_cpu_s upstream_pkts upstream_bytes"
 one_run() {
-	local kind=$1 pid c0 c1 s0 s1 out size secs
+	local kind=$1 pid c0 c1 s0 s1 p0 p1 b0 b1 out size secs
 	local args=(-o /dev/null -w '%{size_download} %{time_total}')
 	if [ "$kind" = official ]; then
 		pid=$SV_VCL_WORKER
@@ -59,13 +67,18 @@ one_run() {
 	fi
 	c0=$(sv_cpu_ticks "$pid")
 	s0=$(sv_cpu_ticks "$SRV_WORKER")
+	p0=$(tx_stat packets)
+	b0=$(tx_stat bytes)
 	out=$(SV_CURL_TIMEOUT=900 sv_curl "${args[@]}" "$URL") || sv_fail "$kind: curl failed"
 	c1=$(sv_cpu_ticks "$pid")
 	s1=$(sv_cpu_ticks "$SRV_WORKER")
+	p1=$(tx_stat packets)
+	b1=$(tx_stat bytes)
 	read -r size secs <<<"$out"
 	[ "$size" -eq "$BYTES" ] || sv_fail "$kind: downloaded $size bytes, expected $BYTES"
 	awk -v b="$size" -v t="$secs" -v c="$((c1 - c0))" -v s="$((s1 - s0))" -v k="$TCK" \
-		'BEGIN { printf "%.1f %.2f %.2f\n", b / t / 1e6, c / k, s / k }'
+		-v p="$((p1 - p0))" -v u="$((b1 - b0))" \
+		'BEGIN { printf "%.1f %.2f %.2f %d %d\n", b / t / 1e6, c / k, s / k, p, u }'
 }
 
 declare -A RES
@@ -74,31 +87,36 @@ for ((i = 1; i <= RUNS; i++)); do
 		[ "$kind" = sevpn ] && [ -z "$PROXY" ] && continue
 		r=$(one_run "$kind")
 		RES[$kind]+="$r"$'\n'
-		sv_log "run $i $kind: $r (MB/s, client CPU s, server CPU s)"
+		sv_log "run $i $kind: $r (MB/s, client CPU s, server CPU s, upstream packets, bytes)"
 	done
 done
 
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 col() { printf '%s' "${RES[$1]}" | awk -v c="$2" 'NF { print $c }'; }
 row() { # KIND LABEL NICE
-	local mbps cpu srv lo hi
+	local mbps cpu srv lo hi pk up
 	mbps=$(col "$1" 1 | median)
 	lo=$(col "$1" 1 | sort -g | head -n1)
 	hi=$(col "$1" 1 | sort -g | tail -n1)
 	cpu=$(col "$1" 2 | median)
 	srv=$(col "$1" 3 | median)
-	printf '| %s | %s | %s | %s–%s | %s | %s | %s |\n' "$2" "$RUNS" "$mbps" "$lo" "$hi" "$cpu" \
-		"$(awk -v c="$cpu" -v m="$MIB" 'BEGIN { printf "%.2f", c * 1024 / m }')" "$srv"
+	pk=$(col "$1" 4 | median)
+	up=$(col "$1" 5 | median)
+	printf '| %s | %s | %s | %s–%s | %s | %s | %s | %s | %s |\n' "$2" "$RUNS" "$mbps" "$lo" "$hi" "$cpu" \
+		"$(awk -v c="$cpu" -v m="$MIB" 'BEGIN { printf "%.2f", c * 1024 / m }')" "$srv" \
+		"$(awk -v p="$pk" -v m="$MIB" 'BEGIN { printf "%.0f", p / m }')" \
+		"$(awk -v u="$up" -v m="$MIB" 'BEGIN { printf "%.1f", u / m / 1024 }')"
 }
 
 echo
 echo "Single TCP stream, $MIB MiB random file, $RUNS runs each (alternating), $(date -u +%Y-%m-%d)."
 echo "Host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) CPUs, Linux $(uname -r);"
+echo "load average before: $LOAD0 (the machine is shared; numbers are noisy)."
 echo "server: Debian softether-vpnserver $(dpkg-query -W -f='${Version}' softether-vpnserver 2>/dev/null);" \
 	"niceness: vpnclient $VCL_NICE, sevpn-proxy ${PROXY_NICE:-n/a}, vpnserver $(nice_of "$SRV_WORKER")."
 echo
-echo "| client | runs | median MB/s | min–max MB/s | client CPU s (median) | client CPU s per GiB | vpnserver CPU s (median) |"
-echo "|---|---|---|---|---|---|---|"
+echo "| client | runs | median MB/s | min–max MB/s | client CPU s (median) | client CPU s per GiB | vpnserver CPU s (median) | upstream packets per MiB | upstream KiB per MiB |"
+echo "|---|---|---|---|---|---|---|---|---|"
 row official "official vpnclient (TAP, kernel TCP)"
 [ -n "$PROXY" ] && row sevpn "sevpn-proxy (SOCKS5, lwIP)"
 if [ -n "$PROXY" ]; then

@@ -490,6 +490,16 @@ sv_stack_stop(void)
 	S.started = false;
 }
 
+/* see stack.h */
+void
+sv_stack_renew(void)
+{
+	if (!S.inited || !S.started)
+		return;
+	netif_set_link_down(&S.netif);
+	netif_set_link_up(&S.netif);
+}
+
 /* Frames for our MAC, broadcast or multicast; everything else on the hub is not ours. */
 static bool
 frame_is_for_us(const uint8_t *frame)

@@ -43,6 +43,11 @@ void sv_stack_start(void);
 /* Orderly stop: DHCP release (sent through ops->output), link down. */
 void sv_stack_stop(void);
 
+/* The tunnel came back as a new session on the hub: cycle the link so that DHCP
+ * confirms the lease (same MAC, same address), a gratuitous ARP and a router
+ * solicitation announce us again. Open TCP connections are kept. */
+void sv_stack_renew(void);
+
 /* A frame from the hub; copied. Frames of the wrong size or not for us are dropped. */
 void sv_stack_input(const uint8_t *frame, size_t len);
 /* Run lwIP's timers (sys_check_timeouts). */

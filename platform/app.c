@@ -1,9 +1,23 @@
 /*
  * The running client: loop, tunnel connection and wiring; see app.h.
  *
- * Tunnel connection states: RESOLVING -> CONNECTING -> TLS/LOGIN (session handshake)
- * -> ESTABLISHED -> CLOSING (close_notify queued) -> DONE. Bytes move only in pump():
- * socket -> TLS records -> plaintext -> session -> frames -> lwIP, and back.
+ * The network stack and the proxy listeners live as long as the process. The tunnel is
+ * a series of attempts, each a `struct tun`: RESOLVING (the server name is resolved
+ * again on every attempt) -> CONNECTING -> LOGIN (TLS handshake and the session's
+ * signature, hello, login) -> ESTABLISHED -> CLOSING (close_notify queued) -> DONE.
+ * Bytes move only in pump(): socket -> TLS records -> plaintext -> session -> frames ->
+ * lwIP, and back.
+ *
+ * When an attempt fails the app decides (one function, attempt_failed): a permanent
+ * refusal (bad password, unknown hub, certificate) ends the process; otherwise it tries
+ * again, at once after losing an established session, then with exponential backoff and
+ * jitter. While no session is up, lwIP's frames are dropped (as on a cable that is out)
+ * and its TCP connections wait; they survive a new session because the MAC, and so the
+ * DHCP lease, stay the same. Before the first session ever came up only a few attempts
+ * are made, so a wrong --server fails a CI job quickly instead of hanging it.
+ *
+ * A tun is freed only from its handle's close callback; libuv cancels its pending
+ * writes (their callbacks run first), so nothing refers to it afterwards.
  */
 #define SV_LOG_MODULE "tunnel"
 
@@ -24,27 +38,55 @@
 #include "socks/proxy.h"
 
 #define WRITE_QUEUE_MAX (4u << 20) /* TLS bytes the socket did not take yet */
-#define TCP_CONNECT_TIMEOUT_MS 10000
+#define CONNECT_TIMEOUT_MS 10000   /* name resolution plus TCP connect */
 #define SHUTDOWN_GRACE_MS 2000
+#define INITIAL_ATTEMPTS 3         /* before any session was ever established */
+#define BACKOFF_FIRST_MS 1000
+#define BACKOFF_MAX_MS 60000
+#define BACKOFF_BUSY_MS 30000      /* the server said: too busy, too many sessions */
 
-enum conn_state {
-	CONN_RESOLVING,
-	CONN_CONNECTING,
-	CONN_LOGIN,
-	CONN_ESTABLISHED,
-	CONN_CLOSING,
-	CONN_DONE,
+enum tun_state {
+	TUN_RESOLVING,
+	TUN_CONNECTING,
+	TUN_LOGIN,
+	TUN_ESTABLISHED,
+	TUN_CLOSING,
+	TUN_DONE,
 };
 
-static const char *const conn_state_names[] = {
+static const char *const tun_state_names[] = {
 	"resolving", "connecting", "login", "established", "closing", "done",
+};
+
+struct app;
+
+/* One attempt at a tunnel connection. */
+struct tun {
+	struct app *app;
+	unsigned id;
+	enum tun_state state;
+	uv_tcp_t tcp;
+	uv_connect_t creq;
+	bool reading;
+	bool failing;          /* tun_fail() has run: later errors are echoes */
+	bool close_notify_due; /* CLOSING: close_notify once the session output drained */
+	size_t wq_bytes;       /* queued copies not yet written */
+	struct sv_tls *tls;
+	struct sv_session *sess;
+	uint64_t session_next_ms;
 };
 
 struct write_chunk {
 	uv_write_t req;
-	struct app *app;
+	struct tun *tun;
 	size_t len;
 	uint8_t data[];
+};
+
+struct resolve_req {
+	uv_getaddrinfo_t req;
+	struct app *app;
+	bool abandoned;
 };
 
 struct app {
@@ -56,36 +98,35 @@ struct app {
 	uv_timer_t timer;
 	uv_signal_t sigint, sigterm;
 
-	enum conn_state state;
-	uv_getaddrinfo_t gai;
+	struct tun *tun;              /* the current attempt, or NULL */
+	unsigned next_tun_id;
+	struct resolve_req *resolving;
 	struct addrinfo *addrs, *next_addr;
-	uv_connect_t creq;
-	uv_tcp_t tcp;
-	bool tcp_open, reading;
-	uint64_t connect_deadline, shutdown_deadline;
-	size_t wq_bytes;
-
-	struct sv_tls *tls;
-	struct sv_session *sess;
-	uint64_t session_next_ms;
+	uint64_t connect_deadline;    /* while resolving or connecting */
+	uint64_t retry_at;            /* next attempt scheduled, or 0 */
+	unsigned failures;            /* attempts failed since the last session */
+	bool ever_established;
 
 	bool ready, stopping;
-	bool close_notify_due; /* CLOSING: send close_notify once the session output drained */
+	uint64_t shutdown_deadline;
 	int exit_code;
 	char listeners[SV_MAX_LISTENERS][80];
 };
 
-static void fail(struct app *a, int err);
-static void pump(struct app *a);
-static void try_next_address(struct app *a);
+static void tun_fail(struct tun *t, int err);
+static void pump(struct tun *t);
+static void start_attempt(struct app *a);
+static void connect_next(struct app *a);
+static void finish(struct app *a, int exit_code);
 
 static void
-set_state(struct app *a, enum conn_state st)
+tun_set_state(struct tun *t, enum tun_state st)
 {
-	if (a->state == st)
+	if (t->state == st)
 		return;
-	log_debug("connection: %s -> %s", conn_state_names[a->state], conn_state_names[st]);
-	a->state = st;
+	log_debug("connection %u: %s -> %s", t->id, tun_state_names[t->state],
+		tun_state_names[st]);
+	t->state = st;
 }
 
 /* --- socket -> TLS ---------------------------------------------------------------- */
@@ -93,31 +134,27 @@ set_state(struct app *a, enum conn_state st)
 static void
 on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-	struct app *a = h->data;
+	struct tun *t = h->data;
 	size_t len = 0;
-	uint8_t *p = a->tls ? sv_tls_recv_buf(a->tls, &len) : NULL;
+	uint8_t *p = t->tls ? sv_tls_recv_buf(t->tls, &len) : NULL;
 	*buf = uv_buf_init((char *)p, p ? (unsigned)len : 0);
 }
 
 static void
 on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
-	struct app *a = s->data;
+	struct tun *t = s->data;
 	if (nread > 0) {
-		sv_tls_recv_ack(a->tls, (size_t)nread);
-		pump(a);
+		sv_tls_recv_ack(t->tls, (size_t)nread);
+		pump(t);
 		return;
 	}
-	if (nread == UV_ENOBUFS) { /* engine full: resume from pump() */
-		uv_read_stop(s);
-		a->reading = false;
+	if (nread == 0)
 		return;
-	}
-	if (nread < 0) {
-		uv_read_stop(s);
-		a->reading = false;
-		fail(a, nread == UV_EOF ? SV_E_CLOSED : (int)nread);
-	}
+	uv_read_stop(s);
+	t->reading = false;
+	if (nread != UV_ENOBUFS) /* ENOBUFS: the engine is full; pump() resumes reading */
+		tun_fail(t, nread == UV_EOF ? SV_E_CLOSED : (int)nread);
 }
 
 /* --- TLS -> socket ---------------------------------------------------------------- */
@@ -126,64 +163,71 @@ static void
 on_write_done(uv_write_t *req, int status)
 {
 	struct write_chunk *c = (struct write_chunk *)req;
-	struct app *a = c->app;
-	a->wq_bytes -= c->len;
+	struct tun *t = c->tun;
+	t->wq_bytes -= c->len;
 	free(c);
-	if (status < 0 && status != UV_ECANCELED) {
-		fail(a, status);
-		return;
-	}
-	pump(a);
+	if (status == UV_ECANCELED)
+		return; /* the handle is closing */
+	if (status < 0)
+		tun_fail(t, status);
+	else
+		pump(t);
 }
 
 static int
-queue_copy(struct app *a, const uint8_t *p, size_t n)
+queue_copy(struct tun *t, const uint8_t *p, size_t n)
 {
 	struct write_chunk *c = malloc(sizeof *c + n);
 	if (c == NULL)
 		return SV_E_NOMEM;
-	c->app = a;
+	c->tun = t;
 	c->len = n;
 	memcpy(c->data, p, n);
 	uv_buf_t b = uv_buf_init((char *)c->data, (unsigned)n);
-	int r = uv_write(&c->req, (uv_stream_t *)&a->tcp, &b, 1, on_write_done);
+	int r = uv_write(&c->req, (uv_stream_t *)&t->tcp, &b, 1, on_write_done);
 	if (r < 0) {
 		free(c);
 		return r;
 	}
-	a->wq_bytes += n;
+	t->wq_bytes += n;
 	return 0;
+}
+
+static bool
+tun_has_socket(const struct tun *t)
+{
+	return t->state >= TUN_LOGIN && t->state <= TUN_CLOSING;
 }
 
 /* Moves TLS records to the socket: straight from the engine's buffer when the socket
  * takes them, else as a queued copy (bounded). Returns true if anything moved. */
 static bool
-send_records(struct app *a)
+send_records(struct tun *t)
 {
 	bool moved = false;
 	size_t n;
 	const uint8_t *p;
-	while (a->tcp_open && a->wq_bytes < WRITE_QUEUE_MAX &&
-		(p = sv_tls_send_buf(a->tls, &n)) != NULL && n > 0) {
+	while (tun_has_socket(t) && t->wq_bytes < WRITE_QUEUE_MAX &&
+		(p = sv_tls_send_buf(t->tls, &n)) != NULL && n > 0) {
 		size_t done = 0;
-		if (a->wq_bytes == 0) {
+		if (t->wq_bytes == 0) {
 			uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
-			int r = uv_try_write((uv_stream_t *)&a->tcp, &b, 1);
+			int r = uv_try_write((uv_stream_t *)&t->tcp, &b, 1);
 			if (r > 0)
 				done = (size_t)r;
 			else if (r != UV_EAGAIN) {
-				fail(a, r);
+				tun_fail(t, r);
 				return moved;
 			}
 		}
 		if (done < n) {
-			int r = queue_copy(a, p + done, n - done);
+			int r = queue_copy(t, p + done, n - done);
 			if (r != 0) {
-				fail(a, r);
+				tun_fail(t, r);
 				return moved;
 			}
 		}
-		sv_tls_send_ack(a->tls, n);
+		sv_tls_send_ack(t->tls, n);
 		moved = true;
 	}
 	return moved;
@@ -192,84 +236,90 @@ send_records(struct app *a)
 /* --- the pump --------------------------------------------------------------------- */
 
 static bool
-session_to_tls(struct app *a)
+session_to_tls(struct tun *t)
 {
 	bool wrote = false;
 	const uint8_t *o;
 	size_t on, room;
 	uint8_t *dst;
-	while ((o = sv_session_output(a->sess, &on)) != NULL && on > 0 &&
-		(dst = sv_tls_app_out(a->tls, &room)) != NULL && room > 0) {
+	while ((o = sv_session_output(t->sess, &on)) != NULL && on > 0 &&
+		(dst = sv_tls_app_out(t->tls, &room)) != NULL && room > 0) {
 		size_t k = on < room ? on : room;
 		memcpy(dst, o, k);
-		sv_tls_app_out_ack(a->tls, k);
-		sv_session_output_ack(a->sess, k);
+		sv_tls_app_out_ack(t->tls, k);
+		sv_session_output_ack(t->sess, k);
 		wrote = true;
 	}
 	if (wrote)
-		sv_tls_flush(a->tls);
+		sv_tls_flush(t->tls);
 	return wrote;
 }
 
 static void
-tls_failed(struct app *a)
+tls_ended(struct tun *t)
 {
 	char detail[512] = "";
-	int r = sv_tls_error(a->tls, detail, sizeof detail);
+	int r = sv_tls_error(t->tls, detail, sizeof detail);
 	if (r == 0) /* the engine closed cleanly */
 		r = SV_E_CLOSED;
-	if (detail[0] != '\0' && a->state < CONN_ESTABLISHED)
+	if (detail[0] != '\0' && t->state < TUN_ESTABLISHED)
 		log_err("%s", detail);
 	else if (detail[0] != '\0')
 		log_debug("tls: %s", detail);
-	fail(a, r);
+	tun_fail(t, r);
+}
+
+static bool
+tls_drained(struct tun *t)
+{
+	size_t n = 0;
+	return t->wq_bytes == 0 && sv_tls_send_buf(t->tls, &n) == NULL;
 }
 
 static void
-pump(struct app *a)
+pump(struct tun *t)
 {
-	if (a->tls == NULL || !a->tcp_open)
+	if (!tun_has_socket(t))
 		return;
 	uint64_t now = sv_now_ms();
 	for (bool progress = true; progress;) {
 		progress = false;
 		size_t n;
-		const uint8_t *in = sv_tls_app_in(a->tls, &n);
+		const uint8_t *in = sv_tls_app_in(t->tls, &n);
 		if (in != NULL && n > 0) {
-			int r = sv_session_input(a->sess, in, n, now);
-			sv_tls_app_in_ack(a->tls, n);
+			int r = sv_session_input(t->sess, in, n, now);
+			sv_tls_app_in_ack(t->tls, n);
 			progress = true;
 			if (r != 0) {
-				fail(a, r);
+				tun_fail(t, r);
 				return;
 			}
 		}
-		if (!sv_tls_is_closed(a->tls) && session_to_tls(a))
+		if (!sv_tls_is_closed(t->tls) && session_to_tls(t))
 			progress = true;
-		if (a->close_notify_due &&
-			(sv_session_output(a->sess, &n), n == 0)) {
-			a->close_notify_due = false;
-			sv_tls_close(a->tls);
+		if (t->close_notify_due && (sv_session_output(t->sess, &n), n == 0)) {
+			t->close_notify_due = false;
+			sv_tls_close(t->tls);
 			progress = true;
 		}
-		if (send_records(a))
+		if (send_records(t))
 			progress = true;
-		if (a->state == CONN_DONE)
+		if (!tun_has_socket(t))
 			return;
 	}
-	if (sv_tls_is_closed(a->tls) && a->wq_bytes == 0 && sv_tls_send_buf(a->tls, &(size_t){ 0 }) == NULL) {
-		if (a->state == CONN_CLOSING) {
-			set_state(a, CONN_DONE);
-			uv_stop(a->loop);
+	if (sv_tls_is_closed(t->tls) && tls_drained(t)) {
+		if (t->state == TUN_CLOSING) {
+			tun_set_state(t, TUN_DONE);
+			finish(t->app, t->app->exit_code);
 		} else {
-			tls_failed(a);
+			tls_ended(t);
 		}
 		return;
 	}
-	if (!a->reading && a->tcp_open && sv_tls_recv_buf(a->tls, &(size_t){ 0 }) != NULL) {
-		if (uv_read_start((uv_stream_t *)&a->tcp, on_alloc, on_read) == 0)
-			a->reading = true;
-	}
+	size_t room = 0;
+	if (!t->reading && sv_tls_recv_buf(t->tls, &room) != NULL &&
+		uv_read_start((uv_stream_t *)&t->tcp, on_alloc, on_read) == 0)
+		t->reading = true;
 }
 
 /* --- session and stack callbacks ---------------------------------------------------- */
@@ -283,26 +333,33 @@ on_frame(void *arg, const uint8_t *frame, size_t len)
 static void
 on_established(void *arg, const struct sv_welcome *w)
 {
-	struct app *a = arg;
-	set_state(a, CONN_ESTABLISHED);
+	struct tun *t = arg;
+	struct app *a = t->app;
+	tun_set_state(t, TUN_ESTABLISHED);
 	log_info("session: %s established on hub %s as %s (%s, timeout %u s)",
-		w->session_name, a->cfg->hub, a->cfg->user, sv_tls_suite_name(a->tls),
+		w->session_name, a->cfg->hub, a->cfg->user, sv_tls_suite_name(t->tls),
 		w->timeout_ms / 1000);
 	if (w->msg[0] != '\0')
 		log_info("session: message from the hub: %s", w->msg);
 	if (w->policy_max_download || w->policy_max_upload)
 		log_info("session: the hub limits this user to %u kbit/s down, %u kbit/s up",
 			w->policy_max_download / 1000, w->policy_max_upload / 1000);
-	sv_stack_start();
+	a->failures = 0;
+	if (a->ever_established)
+		sv_stack_renew(); /* same MAC: DHCP confirms the lease, TCP connections live on */
+	else
+		sv_stack_start();
+	a->ever_established = true;
 }
 
 static void
 stack_output(void *arg, const uint8_t *frame, size_t len)
 {
 	struct app *a = arg;
-	if (a->sess == NULL || a->state != CONN_ESTABLISHED)
-		return;
-	int r = sv_session_send_frame(a->sess, frame, len);
+	struct tun *t = a->tun;
+	if (t == NULL || t->state != TUN_ESTABLISHED)
+		return; /* no session: the frame is lost, as on an unplugged cable */
+	int r = sv_session_send_frame(t->sess, frame, len);
 	if (r != 0)
 		log_trace("frame of %zu bytes dropped: %s", len, sv_strerror(r));
 }
@@ -346,23 +403,22 @@ on_lease(void *arg, const struct sv_lease *lease)
 	fflush(stderr);
 }
 
-/* --- failure and shutdown ---------------------------------------------------------- */
+/* --- failures, retries and shutdown -------------------------------------------------- */
 
+/* Logs why an attempt failed, in words for the user. */
 static void
-explain(struct app *a, int err)
+explain(struct tun *t, int err)
 {
-	const struct sv_config *c = a->cfg;
+	const struct sv_config *c = t->app->cfg;
 	switch (err) {
 	case SV_E_SERVER: {
-		unsigned code = sv_session_server_error(a->sess);
+		unsigned code = sv_session_server_error(t->sess);
 		log_err("the server refused the login: %s (SoftEther error %u, %s)",
 			sv_softether_err_text(code), code, sv_softether_err_name(code));
-		a->exit_code = SV_EXIT_REFUSED;
 		return;
 	}
 	case SV_E_CERT:
-		a->exit_code = SV_EXIT_CERT; /* the detail was logged by tls_failed */
-		return;
+		return; /* tls_ended() logged the detail with the fingerprint */
 	case SV_E_NOTVPN:
 		log_err("%s:%u answered, but not as a SoftEther VPN Server; check --server "
 			"(host and port)", c->server_host, c->server_port);
@@ -374,54 +430,142 @@ explain(struct app *a, int err)
 	default:
 		break;
 	}
-	if (a->state < CONN_LOGIN)
+	if (t->state < TUN_LOGIN)
 		log_err_r(err, "cannot connect to %s:%u; check the host, the port and that the "
 			"server is running", c->server_host, c->server_port);
-	else if (a->state == CONN_LOGIN)
+	else if (t->state == TUN_LOGIN)
 		log_err_r(err, "the connection to %s:%u ended during login", c->server_host,
 			c->server_port);
 	else
-		log_err_r(err, "the VPN session with %s:%u was lost", c->server_host,
+		log_warn_r(err, "the VPN session with %s:%u was lost", c->server_host,
 			c->server_port);
 }
 
-static void
-close_tcp(struct app *a)
+/* Exit status if err can never succeed by retrying, else 0. */
+static int
+permanent_exit(struct tun *t, int err)
 {
-	if (a->tcp_open) {
-		a->tcp_open = false;
-		a->reading = false;
-		uv_close((uv_handle_t *)&a->tcp, NULL);
-	}
+	if (err == SV_E_SERVER && t != NULL &&
+		sv_softether_err_is_permanent(sv_session_server_error(t->sess)))
+		return SV_EXIT_REFUSED;
+	if (err == SV_E_CERT)
+		return SV_EXIT_CERT;
+	if (err == SV_E_NOTVPN)
+		return SV_EXIT_FAILURE;
+	return 0;
 }
 
-/* The first error wins; it ends the process (reconnecting is a later feature). */
-static void
-fail(struct app *a, int err)
+static uint64_t
+backoff_ms(struct app *a, unsigned server_code)
 {
-	if (a->state == CONN_DONE)
-		return;
-	if (a->state == CONN_CLOSING) { /* errors while closing are expected */
-		set_state(a, CONN_DONE);
-		close_tcp(a);
-		uv_stop(a->loop);
+	/* first try again at once after losing a working session (traps.md), then 1 s,
+	 * 2 s, 4 s ... up to a minute; before any session: 1 s, 2 s */
+	unsigned k = a->failures - (a->ever_established ? 1 : 0);
+	if (k == 0)
+		return 0;
+	unsigned shift = k - 1;
+	uint64_t d = shift >= 6 ? BACKOFF_MAX_MS : (uint64_t)BACKOFF_FIRST_MS << shift;
+	if (d > BACKOFF_MAX_MS)
+		d = BACKOFF_MAX_MS;
+	if (server_code == 10 || server_code == 16 || server_code == 20)
+		d = d < BACKOFF_BUSY_MS ? BACKOFF_BUSY_MS : d;
+	uint32_t r = 0;
+	sv_random(&r, sizeof r);
+	return d - d / 4 + r % (d / 2 + 1); /* +-25 % jitter */
+}
+
+/* One attempt ended with err (t may be NULL when no connection was made). */
+static void
+attempt_failed(struct app *a, struct tun *t, int err)
+{
+	if (a->stopping) {
+		finish(a, a->exit_code);
 		return;
 	}
-	if (a->sess != NULL)
-		sv_session_fail(a->sess, err);
-	explain(a, err);
-	set_state(a, CONN_DONE);
+	int code = permanent_exit(t, err);
+	if (code != 0) {
+		if (code == SV_EXIT_REFUSED || code == SV_EXIT_CERT)
+			log_info("not retrying: the same login would be refused again");
+		finish(a, code);
+		return;
+	}
+	a->failures++;
+	if (!a->ever_established && a->failures >= INITIAL_ATTEMPTS) {
+		log_err("giving up after %u attempts", a->failures);
+		finish(a, SV_EXIT_FAILURE);
+		return;
+	}
+	unsigned server_code = err == SV_E_SERVER && t ? sv_session_server_error(t->sess) : 0;
+	uint64_t d = backoff_ms(a, server_code);
+	log_info("reconnecting %s (attempt %u)", d ? "soon" : "now", a->failures + 1);
+	if (d)
+		log_info("next attempt in %.1f s", (double)d / 1000);
+	a->retry_at = sv_now_ms() + d;
+	if (a->retry_at == 0)
+		a->retry_at = 1;
+}
+
+static void
+on_tun_closed(uv_handle_t *h)
+{
+	struct tun *t = h->data;
+	sv_session_free(t->sess);
+	sv_tls_free(t->tls);
+	free(t);
+}
+
+/* Detach t from the app and close its socket (t is freed by the close callback). */
+static void
+tun_close(struct tun *t)
+{
+	struct app *a = t->app;
+	if (a->tun == t)
+		a->tun = NULL;
+	tun_set_state(t, TUN_DONE);
+	t->reading = false;
+	uv_close((uv_handle_t *)&t->tcp, on_tun_closed);
+}
+
+/* The first error of an attempt wins; the app decides what comes next. */
+static void
+tun_fail(struct tun *t, int err)
+{
+	struct app *a = t->app;
+	if (t->state == TUN_DONE || t->failing)
+		return;
+	if (t->state == TUN_CLOSING) { /* shutting down: errors now are expected */
+		tun_close(t);
+		finish(a, a->exit_code);
+		return;
+	}
+	t->failing = true;
+	enum tun_state was = t->state;
+	if (t->sess != NULL)
+		sv_session_fail(t->sess, err);
+	explain(t, err);
 	/* Our own decision to end (a refused login, a dead peer, a protocol error): say so
 	 * with close_notify, best effort, so the server does not see an abrupt loss. */
 	bool ours = err <= SV_E_INCOMPLETE && err != SV_E_CLOSED && err != SV_E_TLS &&
 		err != SV_E_CERT;
-	if (ours && a->tcp_open && a->tls != NULL && sv_tls_is_established(a->tls)) {
-		sv_tls_close(a->tls);
-		send_records(a); /* fail() ignores errors from here on: state is DONE */
+	if (ours && was >= TUN_LOGIN && sv_tls_is_established(t->tls)) {
+		sv_tls_close(t->tls);
+		send_records(t); /* its errors come back here and are ignored (failing) */
 	}
-	if (a->exit_code == SV_EXIT_OK)
-		a->exit_code = SV_EXIT_FAILURE;
-	close_tcp(a);
+	bool had_socket = was >= TUN_LOGIN;
+	tun_close(t);
+	if (!had_socket && was == TUN_CONNECTING && a->next_addr != NULL) {
+		connect_next(a); /* another address of the same name */
+		return;
+	}
+	attempt_failed(a, t, err);
+}
+
+/* Ends the process: stop the loop; sv_app_run() closes what is left. */
+static void
+finish(struct app *a, int exit_code)
+{
+	a->exit_code = exit_code;
+	a->retry_at = 0;
 	uv_stop(a->loop);
 }
 
@@ -434,19 +578,18 @@ begin_shutdown(struct app *a)
 	a->stopping = true;
 	log_info("shutting down");
 	sv_proxy_close_all();
-	if (a->state != CONN_ESTABLISHED) {
-		set_state(a, CONN_DONE);
-		close_tcp(a);
-		uv_stop(a->loop);
+	struct tun *t = a->tun;
+	if (t == NULL || t->state != TUN_ESTABLISHED) {
+		finish(a, SV_EXIT_OK);
 		return;
 	}
 	sv_stack_stop(); /* DHCP release goes out as a frame */
 	sv_stack_flush();
-	sv_session_flush(a->sess);
-	set_state(a, CONN_CLOSING);
-	a->close_notify_due = true; /* after the release has gone into TLS (pump) */
+	sv_session_flush(t->sess);
+	tun_set_state(t, TUN_CLOSING);
+	t->close_notify_due = true; /* after the release has gone into TLS (pump) */
 	a->shutdown_deadline = sv_now_ms() + SHUTDOWN_GRACE_MS;
-	pump(a);
+	pump(t);
 }
 
 static void
@@ -457,19 +600,25 @@ on_signal(uv_signal_t *h, int signum)
 
 /* --- loop hooks ------------------------------------------------------------------- */
 
-static void on_timer(uv_timer_t *t);
+static void on_timer(uv_timer_t *timer);
+
+static void
+earliest(uint64_t *next, uint64_t when)
+{
+	if (when != 0 && when < *next)
+		*next = when;
+}
 
 static void
 arm_timer(struct app *a)
 {
 	uint64_t now = sv_now_ms();
 	uint64_t next = now + sv_stack_sleeptime();
-	if (a->sess != NULL && a->session_next_ms && a->session_next_ms < next)
-		next = a->session_next_ms;
-	if (a->connect_deadline && a->connect_deadline < next)
-		next = a->connect_deadline;
-	if (a->shutdown_deadline && a->shutdown_deadline < next)
-		next = a->shutdown_deadline;
+	if (a->tun != NULL && a->tun->state >= TUN_LOGIN)
+		earliest(&next, a->tun->session_next_ms);
+	earliest(&next, a->connect_deadline);
+	earliest(&next, a->retry_at);
+	earliest(&next, a->shutdown_deadline);
 	uv_timer_start(&a->timer, on_timer, next > now ? next - now : 0, 0);
 }
 
@@ -478,110 +627,51 @@ on_prepare(uv_prepare_t *h)
 {
 	struct app *a = h->data;
 	sv_stack_flush();
-	if (a->sess != NULL && a->state == CONN_ESTABLISHED)
-		sv_session_flush(a->sess);
-	pump(a);
+	if (a->tun != NULL && a->tun->state == TUN_ESTABLISHED)
+		sv_session_flush(a->tun->sess);
+	if (a->tun != NULL)
+		pump(a->tun);
 	arm_timer(a);
 }
 
 static void
-on_timer(uv_timer_t *t)
+on_timer(uv_timer_t *timer)
 {
-	struct app *a = t->data;
+	struct app *a = timer->data;
 	uint64_t now = sv_now_ms();
 	sv_stack_poll();
-	if (a->connect_deadline && now >= a->connect_deadline) {
-		a->connect_deadline = 0;
-		fail(a, SV_E_TIMEOUT);
-		return;
-	}
 	if (a->shutdown_deadline && now >= a->shutdown_deadline) {
 		log_debug("shutdown: the server did not take the close in time");
-		set_state(a, CONN_DONE);
-		close_tcp(a);
-		uv_stop(a->loop);
+		finish(a, a->exit_code);
 		return;
 	}
-	if (a->sess != NULL && a->state >= CONN_LOGIN && a->state <= CONN_ESTABLISHED) {
-		int r = sv_session_tick(a->sess, now, &a->session_next_ms);
+	if (a->connect_deadline && now >= a->connect_deadline) {
+		a->connect_deadline = 0;
+		if (a->resolving != NULL) { /* getaddrinfo is stuck: let it finish unseen */
+			a->resolving->abandoned = true;
+			a->resolving = NULL;
+			log_err("resolving %s timed out", a->cfg->server_host);
+			attempt_failed(a, NULL, SV_E_TIMEOUT);
+		} else if (a->tun != NULL && a->tun->state == TUN_CONNECTING) {
+			a->next_addr = NULL;
+			tun_fail(a->tun, -ETIMEDOUT);
+		}
+		return;
+	}
+	if (a->retry_at && now >= a->retry_at) {
+		a->retry_at = 0;
+		start_attempt(a);
+		return;
+	}
+	struct tun *t = a->tun;
+	if (t != NULL && t->state >= TUN_LOGIN && t->state <= TUN_ESTABLISHED) {
+		int r = sv_session_tick(t->sess, now, &t->session_next_ms);
 		if (r != 0)
-			fail(a, r);
+			tun_fail(t, r);
 	}
 }
 
 /* --- connecting ------------------------------------------------------------------- */
-
-static void
-on_closed_retry(uv_handle_t *h)
-{
-	struct app *a = h->data;
-	if (a->state == CONN_CONNECTING)
-		try_next_address(a);
-}
-
-static void
-on_connect(uv_connect_t *req, int status)
-{
-	struct app *a = req->data;
-	if (a->state != CONN_CONNECTING)
-		return;
-	if (status < 0) {
-		char host[64] = "?";
-		uv_ip_name(a->next_addr->ai_addr, host, sizeof host);
-		log_debug("connect to %s: %s", host, uv_strerror(status));
-		a->next_addr = a->next_addr->ai_next;
-		if (a->next_addr == NULL) {
-			fail(a, status);
-			return;
-		}
-		a->tcp_open = false;
-		uv_close((uv_handle_t *)&a->tcp, on_closed_retry);
-		return;
-	}
-	uv_tcp_nodelay(&a->tcp, 1);
-	set_state(a, CONN_LOGIN);
-	a->connect_deadline = 0; /* from here on the session's own deadlines apply */
-	sv_session_start(a->sess, sv_now_ms());
-	sv_session_tick(a->sess, sv_now_ms(), &a->session_next_ms);
-	pump(a);
-}
-
-static void
-try_next_address(struct app *a)
-{
-	for (; a->next_addr != NULL; a->next_addr = a->next_addr->ai_next) {
-		uv_tcp_init(a->loop, &a->tcp);
-		a->tcp.data = a;
-		a->tcp_open = true;
-		a->creq.data = a;
-		int r = uv_tcp_connect(&a->creq, &a->tcp, a->next_addr->ai_addr, on_connect);
-		if (r == 0)
-			return;
-		log_debug("connect: %s", uv_strerror(r));
-		a->tcp_open = false;
-		uv_close((uv_handle_t *)&a->tcp, on_closed_retry);
-		a->next_addr = a->next_addr->ai_next;
-		return;
-	}
-	fail(a, -ECONNREFUSED);
-}
-
-static void
-on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
-{
-	struct app *a = req->data;
-	if (status < 0) {
-		log_err("cannot resolve the server name %s: %s; check --server",
-			a->cfg->server_host, uv_strerror(status));
-		a->exit_code = SV_EXIT_FAILURE;
-		set_state(a, CONN_DONE);
-		uv_stop(a->loop);
-		return;
-	}
-	a->addrs = a->next_addr = res;
-	set_state(a, CONN_CONNECTING);
-	try_next_address(a);
-}
 
 static void
 session_random(void *p, size_t n)
@@ -590,49 +680,146 @@ session_random(void *p, size_t n)
 		memset(p, 0, n); /* padding and keep-alive filler only: not secret */
 }
 
+/* TLS and session for a connected socket. */
 static int
-start_connection(struct app *a)
+tun_start_login(struct tun *t)
 {
-	const struct sv_config *c = a->cfg;
+	const struct sv_config *c = t->app->cfg;
+	const struct sv_app_params *p = t->app->p;
 	struct sv_tls_config tc = { .verify = c->verify, .ca_file = c->ca_file,
 		.server_name = c->server_host };
 	memcpy(tc.pin, c->pin, sizeof tc.pin);
 	int r = 0;
-	if ((a->tls = sv_tls_new(&tc, &r)) == NULL)
+	if ((t->tls = sv_tls_new(&tc, &r)) == NULL)
 		return r ? r : SV_E_NOMEM;
-	if (c->verify == SV_TLS_VERIFY_INSECURE)
-		log_warn("--insecure: the server certificate is not checked; anyone on the "
-			"path can read and change the tunnel");
 
 	struct sv_session_config sc = {
 		.host = c->server_host,
 		.hub = c->hub,
 		.username = c->user,
-		.authtype = a->p->authtype,
-		.plain_password = a->p->plain_password,
+		.authtype = p->authtype,
+		.plain_password = p->plain_password,
 		.client_hostname = sv_os_hostname(),
 	};
-	memcpy(sc.password_hash, a->p->password_hash, sizeof sc.password_hash);
-	memcpy(sc.unique_id, a->p->unique_id, sizeof sc.unique_id);
+	memcpy(sc.password_hash, p->password_hash, sizeof sc.password_hash);
+	memcpy(sc.unique_id, p->unique_id, sizeof sc.unique_id);
 	static const struct sv_session_ops ops = {
 		.on_frame = on_frame,
 		.on_established = on_established,
 	};
 	sv_session_set_random(session_random);
-	a->sess = sv_session_new(&sc, &ops, a);
+	t->sess = sv_session_new(&sc, &ops, t);
 	explicit_bzero(sc.password_hash, sizeof sc.password_hash);
-	if (a->sess == NULL)
+	if (t->sess == NULL)
 		return SV_E_NOMEM;
+	sv_session_start(t->sess, sv_now_ms());
+	sv_session_tick(t->sess, sv_now_ms(), &t->session_next_ms);
+	return 0;
+}
 
+static void
+on_connect(uv_connect_t *req, int status)
+{
+	struct tun *t = req->data;
+	struct app *a = t->app;
+	if (t->state != TUN_CONNECTING)
+		return; /* closed meanwhile */
+	if (status < 0) {
+		char host[64] = "?";
+		if (a->next_addr != NULL)
+			uv_ip_name(a->next_addr->ai_addr, host, sizeof host);
+		log_debug("connection %u: connect to %s: %s", t->id, host, uv_strerror(status));
+		if (a->next_addr != NULL)
+			a->next_addr = a->next_addr->ai_next;
+		tun_fail(t, status);
+		return;
+	}
+	a->connect_deadline = 0; /* from here on the session's own deadlines apply */
+	uv_tcp_nodelay(&t->tcp, 1);
+	tun_set_state(t, TUN_LOGIN);
+	int r = tun_start_login(t);
+	if (r != 0) {
+		tun_fail(t, r);
+		return;
+	}
+	pump(t);
+}
+
+/* Connect to a->next_addr with a new tun. */
+static void
+connect_next(struct app *a)
+{
+	struct tun *t = calloc(1, sizeof *t);
+	if (t == NULL) {
+		attempt_failed(a, NULL, SV_E_NOMEM);
+		return;
+	}
+	t->app = a;
+	t->id = ++a->next_tun_id;
+	t->state = TUN_CONNECTING;
+	uv_tcp_init(a->loop, &t->tcp);
+	t->tcp.data = t;
+	t->creq.data = t;
+	a->tun = t;
+	int r = uv_tcp_connect(&t->creq, &t->tcp, a->next_addr->ai_addr, on_connect);
+	if (r != 0) {
+		a->next_addr = a->next_addr->ai_next;
+		tun_fail(t, r);
+	}
+}
+
+static void
+on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	struct resolve_req *rr = (struct resolve_req *)req;
+	struct app *a = rr->app;
+	bool abandoned = rr->abandoned;
+	free(rr);
+	if (abandoned) {
+		if (res)
+			uv_freeaddrinfo(res);
+		return;
+	}
+	a->resolving = NULL;
+	if (status < 0) {
+		log_err("cannot resolve the server name %s: %s; check --server",
+			a->cfg->server_host, uv_strerror(status));
+		a->connect_deadline = 0;
+		attempt_failed(a, NULL, status);
+		return;
+	}
+	if (a->addrs)
+		uv_freeaddrinfo(a->addrs);
+	a->addrs = a->next_addr = res;
+	connect_next(a);
+}
+
+/* A new attempt: resolve the server name again (it may have moved), then connect. */
+static void
+start_attempt(struct app *a)
+{
+	const struct sv_config *c = a->cfg;
+	struct resolve_req *rr = calloc(1, sizeof *rr);
+	if (rr == NULL) {
+		attempt_failed(a, NULL, SV_E_NOMEM);
+		return;
+	}
+	rr->app = a;
 	char port[8];
 	snprintf(port, sizeof port, "%u", c->server_port);
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
-	a->gai.data = a;
-	a->connect_deadline = sv_now_ms() + TCP_CONNECT_TIMEOUT_MS;
-	set_state(a, CONN_RESOLVING);
 	log_info("connecting to %s:%u, hub %s, user %s", c->server_host, c->server_port,
 		c->hub, c->user);
-	return uv_getaddrinfo(a->loop, &a->gai, on_resolved, c->server_host, port, &hints);
+	a->connect_deadline = sv_now_ms() + CONNECT_TIMEOUT_MS;
+	a->resolving = rr;
+	int r = uv_getaddrinfo(a->loop, &rr->req, on_resolved, c->server_host, port, &hints);
+	if (r != 0) {
+		free(rr);
+		a->resolving = NULL;
+		a->connect_deadline = 0;
+		log_err("cannot resolve %s: %s", c->server_host, uv_strerror(r));
+		attempt_failed(a, NULL, r);
+	}
 }
 
 /* --- set-up and tear-down ---------------------------------------------------------- */
@@ -692,23 +879,23 @@ sv_app_run(const struct sv_app_params *p)
 	uv_signal_start(&a->sigint, on_signal, SIGINT);
 	uv_signal_start(&a->sigterm, on_signal, SIGTERM);
 
-	if ((r = open_listeners(a)) == 0 && (r = start_connection(a)) != 0)
-		log_err_r(r, "cannot start connecting to %s", a->cfg->server_host);
-	if (r == 0)
+	if (open_listeners(a) == 0) {
+		start_attempt(a);
 		uv_run(a->loop, UV_RUN_DEFAULT);
-	else
-		a->exit_code = r == SV_E_INVAL ? SV_EXIT_REFUSED : SV_EXIT_FAILURE;
+	} else {
+		a->exit_code = SV_EXIT_FAILURE;
+	}
 
+	/* tear down: the current tun through its own close (it frees TLS and session) */
 	sv_proxy_close_all();
-	close_tcp(a);
-	if (a->state == CONN_RESOLVING)
-		uv_cancel((uv_req_t *)&a->gai);
-	uv_walk(a->loop, close_walk, NULL);
-	uv_run(a->loop, UV_RUN_DEFAULT);
+	if (a->tun != NULL)
+		tun_close(a->tun);
+	if (a->resolving != NULL)
+		a->resolving->abandoned = true; /* freed by its callback, which still runs */
+	uv_walk(a->loop, close_walk, NULL); /* timer, signals, prepare, listeners */
+	uv_run(a->loop, UV_RUN_DEFAULT);     /* close and cancelled-write callbacks */
 	if (a->addrs)
 		uv_freeaddrinfo(a->addrs);
-	sv_session_free(a->sess);
-	sv_tls_free(a->tls);
 	uv_loop_close(a->loop);
 	return a->exit_code;
 }

@@ -1,7 +1,9 @@
 #!/bin/bash
+# shellcheck source-path=SCRIPTDIR
 # A wrong password: the real server refuses the login; sevpn-proxy must exit with status 2
 # (authentication/configuration refused by the server) within 5 s, saying why.
 # Usage: realserver_badpass.sh PATH/TO/sevpn-proxy     (exit 0 pass, 1 fail, 77 skip)
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 [ $# -ge 1 ] || { echo "usage: $0 SEVPN_PROXY" >&2; exit 2; }

@@ -1,8 +1,10 @@
 #!/bin/bash
+# shellcheck source-path=SCRIPTDIR
 # A pin that is not the server's certificate: sevpn-proxy must refuse the server before
 # sending credentials, exit with status 3 (TLS/certificate verification failure) within 5 s
 # and name the pin/certificate; the server must not see a login attempt.
 # Usage: realserver_badpin.sh PATH/TO/sevpn-proxy     (exit 0 pass, 1 fail, 77 skip)
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 [ $# -ge 1 ] || { echo "usage: $0 SEVPN_PROXY" >&2; exit 2; }

@@ -1,9 +1,11 @@
 #!/bin/bash
+# shellcheck source-path=SCRIPTDIR
 # sevpn-proxy against the real SoftEther VPN Server: login with a pinned certificate, DHCP
 # lease from the LAN's dnsmasq through the hub's local bridge, 64 MiB through SOCKS5 with
 # a name resolved over the VPN (sha256 compared), IPv6 CONNECT to the LAN host by SLAAC,
 # and all of it as an unprivileged user holding no capabilities.
 # Usage: realserver_download.sh PATH/TO/sevpn-proxy     (exit 0 pass, 1 fail, 77 skip)
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 [ $# -ge 1 ] || { echo "usage: $0 SEVPN_PROXY" >&2; exit 2; }

@@ -1,9 +1,11 @@
 #!/bin/bash
+# shellcheck source-path=SCRIPTDIR
 # Reference check of the topology with Debian's official softether-vpnclient (root-only:
 # it needs a TAP device): it logs in to the real vpnserver, leases an address from the
 # LAN's dnsmasq through the hub's local bridge, gets an IPv6 address by SLAAC, and
 # downloads through the tunnel. When this fails the setup is broken, not sevpn-proxy.
 # Usage: realserver_official.sh     (exit 0 pass, 1 fail, 77 skip)
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 sv_it_init official

@@ -388,7 +388,9 @@ on_lease(void *arg, const struct sv_lease *lease)
 	char desc[512];
 	format_lease(lease, desc, sizeof desc);
 	if (a->ready) {
-		log_info("address: %s", desc);
+		/* while DHCP confirms the lease after a reconnect it has no IPv4 for a moment */
+		if (lease->ip.family == 4)
+			log_info("address: %s", desc);
 		return;
 	}
 	if (lease->ip.family != 4)
@@ -497,9 +499,10 @@ attempt_failed(struct app *a, struct tun *t, int err)
 	}
 	unsigned server_code = err == SV_E_SERVER && t ? sv_session_server_error(t->sess) : 0;
 	uint64_t d = backoff_ms(a, server_code);
-	log_info("reconnecting %s (attempt %u)", d ? "soon" : "now", a->failures + 1);
-	if (d)
-		log_info("next attempt in %.1f s", (double)d / 1000);
+	if (d == 0)
+		log_info("reconnecting now");
+	else
+		log_info("reconnecting in %.1f s (attempt %u)", (double)d / 1000, a->failures + 1);
 	a->retry_at = sv_now_ms() + d;
 	if (a->retry_at == 0)
 		a->retry_at = 1;

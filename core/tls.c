@@ -1130,6 +1130,13 @@ cert_detail(const struct sv_tls *t, int e, char *detail, size_t cap)
 		         "the server certificate%s is too large to check its "
 		         "IP address entries",
 		         seen);
+	else if (e == BR_ERR_X509_NOT_TRUSTED && w->have_hash)
+		snprintf(detail, cap,
+		         "the server certificate%s is not trusted by %s; SoftEther "
+		         "servers usually have a self-signed certificate: if this "
+		         "fingerprint is the one your server administrator gave you, "
+		         "connect with --pin %s",
+		         seen, t->ca_name, hex);
 	else if (e == BR_ERR_X509_NOT_TRUSTED)
 		snprintf(detail, cap,
 		         "the server certificate%s is not trusted by %s", seen,

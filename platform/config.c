@@ -14,7 +14,7 @@
 
 static const char usage[] =
 	"usage: sevpn-proxy --server HOST[:PORT] --user NAME [--hub HUB]\n"
-	"                   (--pin SHA256 | --ca FILE | --system-ca | --insecure)\n"
+	"                   [--pin SHA256 | --ca FILE | --system-ca | --insecure]\n"
 	"                   --socks [ADDR:]PORT [options]\n"
 	"\n"
 	"Connects to a SoftEther VPN Server without root, TUN/TAP or a daemon, takes an\n"
@@ -29,7 +29,7 @@ static const char usage[] =
 	"                          (else $SEVPN_PASSWORD, else a prompt on the terminal)\n"
 	"  --auth TYPE             password (default), plain (RADIUS / NT domain users)\n"
 	"                          or anonymous\n"
-	"Server certificate (one is required):\n"
+	"Server certificate (default: the system CA bundle and the host name):\n"
 	"  --pin SHA256            SHA-256 fingerprint of the server certificate, as\n"
 	"                          `openssl x509 -noout -fingerprint -sha256` prints it\n"
 	"  --ca FILE               trust the CA certificates in FILE (PEM), check the name\n"
@@ -332,10 +332,8 @@ validate(struct sv_config *c, int nverify, char *err, size_t cap)
 		return fail(err, cap, "%s", "no --user given: name the user account on the hub");
 	if (c->user == NULL && (c->user = strdup("anonymous")) == NULL)
 		return SV_E_NOMEM;
-	if (nverify == 0)
-		return fail(err, cap, "%s", "no way to verify the server certificate: give --pin "
-			"SHA256 (the server's certificate fingerprint), --ca FILE or --system-ca "
-			"(or --insecure to skip verification, for tests only)");
+	if (nverify == 0) /* like curl: the system's CAs and the host name, unless told */
+		c->verify = SV_TLS_VERIFY_CA;
 	if (nverify > 1)
 		return fail(err, cap, "%s", "--pin, --ca, --system-ca and --insecure exclude each "
 			"other: give exactly one");

@@ -79,14 +79,15 @@ config_requires_server_instead_of_a_demo(void **state)
 }
 
 static void
-config_requires_a_verification_mode(void **state)
+config_verifies_with_system_cas_by_default(void **state)
 {
 	struct sv_config c;
 	char err[256] = "";
 	assert_int_equal(parse(&c, err, sizeof err, "--server", "h", "--user", "alice",
 				 "--socks", "1080", NULL),
-		SV_E_INVAL);
-	assert_non_null(strstr(err, "--pin"));
+		0);
+	assert_int_equal(c.verify, SV_TLS_VERIFY_CA);
+	assert_null(c.ca_file);
 	sv_config_cleanup(&c);
 	assert_int_equal(parse(&c, err, sizeof err, "--server", "h", "--user", "alice",
 				 "--pin", PIN, "--insecure", "--socks", "1080", NULL),
@@ -154,7 +155,7 @@ main(void)
 		cmocka_unit_test(config_accepts_the_documented_example),
 		cmocka_unit_test(config_defaults_hub_and_port),
 		cmocka_unit_test(config_requires_server_instead_of_a_demo),
-		cmocka_unit_test(config_requires_a_verification_mode),
+		cmocka_unit_test(config_verifies_with_system_cas_by_default),
 		cmocka_unit_test(config_rejects_bad_values_with_a_reason),
 		cmocka_unit_test(hostport_handles_ipv6_and_defaults),
 		cmocka_unit_test(mac_parses_both_separators),

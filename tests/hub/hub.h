@@ -1,0 +1,192 @@
+/*
+ * sevpn-testhub: a SoftEther-protocol test server whose Virtual Hub is libslirp.
+ *
+ * Tests, the demo and benchmarks use it to run the whole client path without root:
+ *
+ *   client --TLS--> hub_conn (HTTP signature, hello, login, welcome, data blocks)
+ *                      |  frames, filtered by hub_frame_classify()
+ *                      v
+ *                   hub_lan (one libslirp instance per session: DHCP, RA, NAT from the
+ *                            virtual host 10.77.0.1 to 127.0.0.1; DNS answered here)
+ *
+ * Safety (shared/docs/traps.md): libslirp is a real NAT, so every frame from the client
+ * passes hub_frame_classify() before slirp_input(): only the hub's own virtual addresses
+ * (and DHCP broadcasts, link-local ICMPv6 multicast) reach slirp, DNS is answered by the
+ * hub from a fixed table, so slirp never opens a socket anywhere but 127.0.0.1 / ::1.
+ *
+ * Modules:
+ *   frame.c    pure: filter, DNS responder, DHCP/RA DNS-option rewrite (unit-tested)
+ *   httpreq.c  pure: server-side HTTP request parser (unit-tested)
+ *   login.c    pure: login PACK check -> error code or welcome PACK (unit-tested)
+ *   conn.c     one TLS connection: BearSSL server engine pump on libuv, protocol states
+ *   lan.c      libslirp glue: poll fds and timers on libuv
+ *   main.c     command line, certificate loading, listener
+ */
+#ifndef SV_HUB_H
+#define SV_HUB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/pack.h"
+
+/* --- network of the virtual hub ---------------------------------------------------- */
+
+struct hub_net {
+	uint8_t network[4], netmask[4];
+	uint8_t vhost[4];      /* gateway, DNS as advertised; slirp maps it to 127.0.0.1 */
+	uint8_t slirp_dns[4];  /* slirp's own vnameserver: never reachable (see lan.c) */
+	uint8_t dhcp_start[4];
+	uint8_t prefix6[16];
+	unsigned prefix6_len;
+	uint8_t vhost6[16];     /* maps to ::1 */
+	uint8_t slirp_dns6[16]; /* slirp's vnameserver6: never reachable */
+};
+
+/* 10.77.0.0/24, vhost .1, slirp's DNS .3, DHCP from .100; fd77::/64, vhost fd77::1. */
+void hub_net_defaults(struct hub_net *n);
+
+#define HUB_DNS_MAX 32
+#define HUB_DNS_NAME_MAX 253
+
+struct hub_dns_entry {
+	char name[HUB_DNS_NAME_MAX + 1]; /* lower case, no trailing dot */
+	int family;                      /* 4 or 6 */
+	uint8_t addr[16];
+};
+
+struct hub_dns {
+	struct hub_dns_entry e[HUB_DNS_MAX];
+	size_t n;
+};
+
+/* "NAME=IP" (IPv4 or IPv6) -> one more entry. 0, SV_E_INVAL, SV_E_TOOBIG (table full). */
+int hub_dns_add(struct hub_dns *d, const char *spec);
+
+enum hub_verdict {
+	HUB_DROP = 0, /* never reaches slirp */
+	HUB_PASS,     /* to slirp_input */
+	HUB_DNS,      /* UDP query to the hub's DNS: answer with hub_dns_reply() */
+};
+
+/* What to do with one Ethernet frame f[0..n) from the client (borrowed). */
+enum hub_verdict hub_frame_classify(const struct hub_net *net, const uint8_t *f, size_t n);
+
+/*
+ * For a frame classified HUB_DNS: writes the answering Ethernet frame to out[0..cap) and
+ * returns its length, or 0 when the query is malformed (then nothing is sent, as a real
+ * server would ignore it). Names in the table get their A/AAAA records (NOERROR, empty
+ * answer for a type they lack); every other name gets NXDOMAIN.
+ */
+size_t hub_dns_reply(const struct hub_dns *dns, const uint8_t *q, size_t qn, uint8_t *out,
+	size_t cap);
+
+/*
+ * slirp advertises its own vnameserver in DHCP (option 6) and in router advertisements
+ * (RDNSS). Rewrites those addresses in f[0..n) in place to the virtual host's, fixing the
+ * checksums, so the client uses the hub's DNS at the gateway address. Other frames are
+ * left alone.
+ */
+void hub_frame_rewrite_dns(const struct hub_net *net, uint8_t *f, size_t n);
+
+/* Internet checksum (RFC 1071) of p[0..n) added to sum; not folded. */
+uint32_t hub_csum_add(uint32_t sum, const uint8_t *p, size_t n);
+uint16_t hub_csum_fold(uint32_t sum);
+
+/* --- server-side HTTP request (spec section 3) ------------------------------------- */
+
+#define HUB_HTTP_HEADER_MAX 8192u
+
+struct hub_http_req {
+	char method[16];
+	char target[256];
+	char version[16];
+	char content_type[128]; /* "" when absent */
+	bool has_length;
+	size_t content_length;
+	size_t header_len; /* bytes up to and including the blank line */
+};
+
+/*
+ * Parses a request header block at the start of p[0..n). 0 and *req filled;
+ * SV_E_INCOMPLETE (no blank line yet); SV_E_TOOBIG (header block past the ceiling);
+ * SV_E_PROTO (malformed request line or header, bad or conflicting Content-Length,
+ * Transfer-Encoding).
+ */
+int hub_http_parse_request(const uint8_t *p, size_t n, struct hub_http_req *req);
+
+/* Appends "HTTP/1.1 <status> <reason>" with the server's headers and body to out. */
+int hub_http_write_response(struct sv_buf *out, unsigned status, const char *reason,
+	const char *content_type, const uint8_t *body, size_t n);
+
+/* --- accounts and login ---------------------------------------------------------- */
+
+enum hub_user_kind {
+	HUB_USER_PASSWORD,  /* authtype 1 (hashed) and 2 (plain) */
+	HUB_USER_ANONYMOUS, /* authtype 0 */
+};
+
+#define HUB_NAME_MAX 64
+
+struct hub_user {
+	char name[HUB_NAME_MAX + 1];
+	enum hub_user_kind kind;
+	char *password;          /* owned; NULL for anonymous */
+	uint8_t stored[20];      /* SHA0(password || UPPER(name)) */
+};
+
+/* Fault injection, each off when zero. Designed to grow (issue 3). */
+struct hub_faults {
+	unsigned login_error;    /* refuse every login with this ERR_* code */
+	uint64_t drop_after_bytes; /* data phase: abort the TCP connection after this many
+	                            * bytes sent to the client */
+	uint64_t drop_after_ms;    /* ... or this long after the welcome */
+	bool drop_rst;             /* abort with RST instead of FIN */
+};
+
+struct hub_config {
+	const char *listen_host; /* 127.0.0.1 */
+	unsigned listen_port;    /* 0 = ephemeral */
+	const char *cert_file, *key_file;
+	char *hubs[8];
+	size_t n_hubs;
+	struct hub_user users[16];
+	size_t n_users;
+	uint32_t timeout_ms; /* welcome `timeout`, and our idle limit */
+	unsigned max_sessions;
+	struct hub_net net;
+	struct hub_dns dns;
+	struct hub_faults faults;
+};
+
+void hub_config_init(struct hub_config *c);
+void hub_config_cleanup(struct hub_config *c);
+/* "NAME:PASSWORD" / "NAME" */
+int hub_config_add_user(struct hub_config *c, const char *spec);
+int hub_config_add_anonymous(struct hub_config *c, const char *name);
+
+/* What the login step decided. */
+struct hub_login_result {
+	unsigned error;                 /* 0 = welcome */
+	char user[HUB_NAME_MAX + 1];    /* canonical user name on success */
+	bool additional;                /* method additional_connect (not yet supported) */
+	bool noop;                      /* method noop: answer and wait for another request */
+};
+
+/*
+ * Checks a login PACK against the configuration and the hello random. Pure; the
+ * result's error is the ERR_* code the real server would send (3, 4, 7, 8, 9, 33).
+ */
+void hub_login_check(const struct hub_config *cfg, const struct sv_pack *req,
+	const uint8_t random[20], struct hub_login_result *res);
+
+/*
+ * Builds the welcome PACK into out (freshly initialised): session_name SID-<USER>-<id>,
+ * connection_name CID-<id>, session_key (20 random bytes given), timeout, policies...
+ */
+int hub_login_welcome(const struct hub_config *cfg, const char *user, unsigned id,
+	const uint8_t session_key[20], uint32_t session_key_32, struct sv_pack *out);
+
+#endif

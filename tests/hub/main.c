@@ -1,0 +1,468 @@
+/*
+ * sevpn-testhub: command line, key and certificate, the listener and the loop.
+ * See hub.h for what the hub is; `sevpn-testhub --help` for how to run it.
+ */
+#define _GNU_SOURCE /* memmem */
+#define SV_LOG_MODULE "hub"
+
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "server.h"
+
+static const char usage[] =
+	"usage: sevpn-testhub --cert FILE --key FILE [--listen [127.0.0.1:]PORT]\n"
+	"                     [--user NAME:PASSWORD]... [--anonymous NAME]... [options]\n"
+	"\n"
+	"A SoftEther-protocol VPN server for tests, without root: TLS, the signature and\n"
+	"hello, password or anonymous login, then the session's frames go to a libslirp\n"
+	"LAN: DHCP (10.77.0.100+), IPv6 router advertisements (fd77::/64), DNS from a\n"
+	"fixed table, and TCP/UDP to the gateway 10.77.0.1 / fd77::1 mapped to this\n"
+	"machine's 127.0.0.1 / ::1. Nothing else is reachable: every frame to another\n"
+	"address is dropped before libslirp sees it.\n"
+	"\n"
+	"  --listen [HOST:]PORT      listening address (default 127.0.0.1:0 = any free port)\n"
+	"  --cert FILE, --key FILE   server certificate and RSA key (PEM or DER)\n"
+	"  --hub NAME                Virtual Hub name (repeatable; default DEFAULT)\n"
+	"  --user NAME:PASSWORD      password user (authtype 1 hashed, 2 plain); --user NAME\n"
+	"                            takes the password from $SEVPN_TESTHUB_PASSWORD\n"
+	"  --anonymous NAME          anonymous user (authtype 0)\n"
+	"  --dns-name NAME=IP        DNS record (repeatable; default intranet.test=10.77.0.1)\n"
+	"  --timeout MS              session timeout sent in the welcome (default 20000)\n"
+	"  --max-sessions N          concurrent sessions (default 64; then error 16)\n"
+	"Fault injection:\n"
+	"  --fault-login-error N     refuse every login of a known hub with ERR_* code N\n"
+	"  --fault-drop-after-bytes N  abort a session's TCP connection after N bytes to\n"
+	"                            the client in the data phase\n"
+	"  --fault-drop-after-ms N   ... or N ms after the welcome\n"
+	"  --fault-drop-rst          abort with RST instead of FIN\n"
+	"  -v, --verbose             more log output (repeat for more)\n"
+	"  --log-level LEVEL         error, warn, info, debug or trace\n"
+	"\n"
+	"When ready it prints to stdout:  listening 127.0.0.1:PORT sha256=<certificate hash>\n";
+
+/* --- key and certificate -------------------------------------------------------------- */
+
+struct pem_obj {
+	char name[64];
+	uint8_t *data;
+	size_t len, cap;
+};
+
+static void
+pem_append(void *ctx, const void *p, size_t n)
+{
+	struct pem_obj *o = ctx;
+	if (o->data == NULL && o->cap == (size_t)-1)
+		return;
+	if (o->len + n > o->cap) {
+		size_t cap = (o->len + n) * 2;
+		uint8_t *d = realloc(o->data, cap);
+		if (d == NULL) {
+			free(o->data);
+			o->data = NULL;
+			o->cap = (size_t)-1;
+			return;
+		}
+		o->data = d;
+		o->cap = cap;
+	}
+	memcpy(o->data + o->len, p, n);
+	o->len += n;
+}
+
+static int
+read_file(const char *path, uint8_t **out, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return -errno;
+	uint8_t *d = NULL;
+	size_t n = 0, cap = 0;
+	for (;;) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8192;
+			if (cap > (1u << 20)) {
+				free(d);
+				fclose(f);
+				return SV_E_TOOBIG;
+			}
+			uint8_t *nd = realloc(d, cap + 1);
+			if (nd == NULL) {
+				free(d);
+				fclose(f);
+				return SV_E_NOMEM;
+			}
+			d = nd;
+		}
+		size_t r = fread(d + n, 1, cap - n, f);
+		n += r;
+		if (r == 0)
+			break;
+	}
+	fclose(f);
+	*out = d;
+	*len = n;
+	return 0;
+}
+
+/* Finds the first object whose PEM name contains want (or the whole file if DER). */
+static int
+load_der(const char *path, const char *want, uint8_t **der, size_t *dlen)
+{
+	uint8_t *buf;
+	size_t len;
+	int r = read_file(path, &buf, &len);
+	if (r != 0)
+		return r;
+	if (len < 10 || memmem(buf, len, "-----BEGIN", 10) == NULL) {
+		*der = buf;
+		*dlen = len;
+		return 0;
+	}
+	br_pem_decoder_context pc;
+	struct pem_obj obj = { 0 };
+	bool in = false, found = false;
+	br_pem_decoder_init(&pc);
+	buf[len++] = '\n'; /* read_file leaves one byte of room */
+	const uint8_t *p = buf;
+	size_t left = len;
+	while (left > 0 && !found) {
+		size_t t = br_pem_decoder_push(&pc, p, left);
+		p += t;
+		left -= t;
+		switch (br_pem_decoder_event(&pc)) {
+		case BR_PEM_BEGIN_OBJ:
+			in = strstr(br_pem_decoder_name(&pc), want) != NULL;
+			if (in) {
+				snprintf(obj.name, sizeof obj.name, "%s", br_pem_decoder_name(&pc));
+				br_pem_decoder_setdest(&pc, pem_append, &obj);
+			} else {
+				br_pem_decoder_setdest(&pc, NULL, NULL);
+			}
+			break;
+		case BR_PEM_END_OBJ:
+			found = in && obj.data != NULL;
+			break;
+		case BR_PEM_ERROR:
+			left = 0;
+			break;
+		default:
+			break;
+		}
+	}
+	explicit_bzero(buf, len);
+	free(buf);
+	if (!found) {
+		free(obj.data);
+		return SV_E_INVAL;
+	}
+	*der = obj.data;
+	*dlen = obj.len;
+	return 0;
+}
+
+static int
+load_identity(struct hub *h, const char *cert, const char *key)
+{
+	uint8_t *der;
+	size_t n;
+	int r;
+	if ((r = load_der(cert, "CERTIFICATE", &der, &n)) != 0) {
+		log_err_r(r, "cannot load a certificate from %s", cert);
+		return r;
+	}
+	h->chain[0].data = der;
+	h->chain[0].data_len = n;
+	h->chain_len = 1;
+	br_sha256_context sh;
+	br_sha256_init(&sh);
+	br_sha256_update(&sh, der, n);
+	br_sha256_out(&sh, h->cert_sha256);
+	if ((r = load_der(key, "PRIVATE KEY", &der, &n)) != 0) {
+		log_err_r(r, "cannot load a private key from %s", key);
+		return r;
+	}
+	br_skey_decoder_init(&h->skey);
+	br_skey_decoder_push(&h->skey, der, n);
+	explicit_bzero(der, n);
+	free(der);
+	if (br_skey_decoder_last_error(&h->skey) != 0 ||
+		br_skey_decoder_key_type(&h->skey) != BR_KEYTYPE_RSA) {
+		log_err("%s: not an RSA private key", key);
+		return SV_E_INVAL;
+	}
+	h->rsa = br_skey_decoder_get_rsa(&h->skey);
+	return 0;
+}
+
+/* --- command line ------------------------------------------------------------------- */
+
+static int
+parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || v > max || s[0] == '-')
+		return SV_E_INVAL;
+	*out = v;
+	return 0;
+}
+
+static int
+parse_listen(struct hub_config *c, const char *arg)
+{
+	static char host[64];
+	const char *colon = strrchr(arg, ':');
+	uint64_t port;
+	if (colon) {
+		size_t n = (size_t)(colon - arg);
+		if (arg[0] == '[' && n >= 2 && arg[n - 1] == ']') {
+			arg++;
+			n -= 2;
+		}
+		if (n == 0 || n >= sizeof host)
+			return SV_E_INVAL;
+		memcpy(host, arg, n);
+		host[n] = '\0';
+		c->listen_host = host;
+		arg = colon + 1;
+	}
+	if (parse_u64(arg, 65535, &port) != 0)
+		return SV_E_INVAL;
+	c->listen_port = (unsigned)port;
+	return 0;
+}
+
+/* "NAME:PASSWORD", or "NAME" with the password in $SEVPN_TESTHUB_PASSWORD (kept out of
+ * the process list). */
+static int
+add_user(struct hub_config *c, const char *arg)
+{
+	const char *pw = getenv("SEVPN_TESTHUB_PASSWORD");
+	if (strchr(arg, ':') != NULL || pw == NULL)
+		return hub_config_add_user(c, arg);
+	size_t n = strlen(arg) + strlen(pw) + 2;
+	char *spec = malloc(n);
+	if (spec == NULL)
+		return SV_E_NOMEM;
+	snprintf(spec, n, "%s:%s", arg, pw);
+	int r = hub_config_add_user(c, spec);
+	explicit_bzero(spec, n);
+	free(spec);
+	return r;
+}
+
+enum {
+	OPT_LISTEN = 256, OPT_CERT, OPT_KEY, OPT_HUB, OPT_USER, OPT_ANON, OPT_DNS, OPT_TIMEOUT,
+	OPT_MAXSESS, OPT_F_LOGIN, OPT_F_BYTES, OPT_F_MS, OPT_F_RST, OPT_LOGLEVEL,
+};
+
+static const struct option long_opts[] = {
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "cert", required_argument, NULL, OPT_CERT },
+	{ "key", required_argument, NULL, OPT_KEY },
+	{ "hub", required_argument, NULL, OPT_HUB },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "anonymous", required_argument, NULL, OPT_ANON },
+	{ "dns-name", required_argument, NULL, OPT_DNS },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "max-sessions", required_argument, NULL, OPT_MAXSESS },
+	{ "fault-login-error", required_argument, NULL, OPT_F_LOGIN },
+	{ "fault-drop-after-bytes", required_argument, NULL, OPT_F_BYTES },
+	{ "fault-drop-after-ms", required_argument, NULL, OPT_F_MS },
+	{ "fault-drop-rst", no_argument, NULL, OPT_F_RST },
+	{ "log-level", required_argument, NULL, OPT_LOGLEVEL },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int
+parse_args(struct hub_config *c, int argc, char **argv, int *level)
+{
+	int opt;
+	uint64_t v;
+	while ((opt = getopt_long(argc, argv, "vh", long_opts, NULL)) != -1) {
+		int r = 0;
+		switch (opt) {
+		case OPT_LISTEN: r = parse_listen(c, optarg); break;
+		case OPT_CERT: c->cert_file = optarg; break;
+		case OPT_KEY: c->key_file = optarg; break;
+		case OPT_HUB:
+			if (c->n_hubs >= sizeof c->hubs / sizeof c->hubs[0] ||
+				(c->hubs[c->n_hubs] = strdup(optarg)) == NULL)
+				r = SV_E_INVAL;
+			else
+				c->n_hubs++;
+			break;
+		case OPT_USER: r = add_user(c, optarg); break;
+		case OPT_ANON: r = hub_config_add_anonymous(c, optarg); break;
+		case OPT_DNS: r = hub_dns_add(&c->dns, optarg); break;
+		case OPT_TIMEOUT:
+			if ((r = parse_u64(optarg, 600000, &v)) == 0 && v < 1000)
+				r = SV_E_INVAL;
+			c->timeout_ms = (uint32_t)v;
+			break;
+		case OPT_MAXSESS:
+			r = parse_u64(optarg, 100000, &v);
+			c->max_sessions = (unsigned)v;
+			break;
+		case OPT_F_LOGIN:
+			r = parse_u64(optarg, 1000, &v);
+			c->faults.login_error = (unsigned)v;
+			break;
+		case OPT_F_BYTES: r = parse_u64(optarg, UINT64_MAX, &c->faults.drop_after_bytes); break;
+		case OPT_F_MS: r = parse_u64(optarg, UINT64_MAX, &c->faults.drop_after_ms); break;
+		case OPT_F_RST: c->faults.drop_rst = true; break;
+		case OPT_LOGLEVEL:
+			if ((*level = sv_log_parse_level(optarg)) < 0)
+				r = SV_E_INVAL;
+			break;
+		case 'v':
+			if (*level < SV_LOG_TRACE)
+				(*level)++;
+			break;
+		case 'h': fputs(usage, stdout); exit(0);
+		default: return SV_E_INVAL;
+		}
+		if (r != 0) {
+			fprintf(stderr, "sevpn-testhub: bad value for --%s: '%s'\n",
+				long_opts[opt - OPT_LISTEN].name, optarg ? optarg : "");
+			return r;
+		}
+	}
+	if (optind != argc || c->cert_file == NULL || c->key_file == NULL) {
+		fputs(usage, stderr);
+		return SV_E_INVAL;
+	}
+	if (c->dns.n == 0)
+		(void)hub_dns_add(&c->dns, "intranet.test=10.77.0.1");
+	return 0;
+}
+
+/* --- loop ----------------------------------------------------------------------------- */
+
+static void
+on_connection(uv_stream_t *s, int status)
+{
+	struct hub *h = s->data;
+	if (status < 0) {
+		log_warn("accept: %s", uv_strerror(status));
+		return;
+	}
+	hub_conn_accept(h);
+}
+
+static void
+on_flush(uv_prepare_t *p)
+{
+	struct hub *h = p->data;
+	hub_conn_flush_all(h);
+	if (h->stopping && h->conns == NULL)
+		uv_close((uv_handle_t *)p, NULL);
+}
+
+static void
+on_signal(uv_signal_t *s, int signum)
+{
+	struct hub *h = s->data;
+	if (h->stopping)
+		return;
+	log_info("signal %d: stopping", signum);
+	h->stopping = true;
+	uv_close((uv_handle_t *)&h->listener, NULL);
+	uv_close((uv_handle_t *)&h->sigint, NULL);
+	uv_close((uv_handle_t *)&h->sigterm, NULL);
+	hub_conn_close_all(h);
+}
+
+static int
+start_listener(struct hub *h, const struct hub_config *cfg)
+{
+	struct sockaddr_storage ss;
+	int r;
+	if (uv_ip4_addr(cfg->listen_host, (int)cfg->listen_port, (struct sockaddr_in *)&ss) != 0 &&
+		uv_ip6_addr(cfg->listen_host, (int)cfg->listen_port, (struct sockaddr_in6 *)&ss) != 0) {
+		log_err("--listen: '%s' is not an IP address", cfg->listen_host);
+		return SV_E_INVAL;
+	}
+	uv_tcp_init(h->loop, &h->listener);
+	h->listener.data = h;
+	if ((r = uv_tcp_bind(&h->listener, (struct sockaddr *)&ss, 0)) != 0 ||
+		(r = uv_listen((uv_stream_t *)&h->listener, 64, on_connection)) != 0) {
+		log_err("listen on %s:%u: %s", cfg->listen_host, cfg->listen_port, uv_strerror(r));
+		return r;
+	}
+	if (strcmp(cfg->listen_host, "127.0.0.1") != 0 && strcmp(cfg->listen_host, "::1") != 0)
+		log_warn("listening on %s, not loopback: whoever can reach it and log in can reach "
+			 "this machine's loopback services through the hub", cfg->listen_host);
+	int sl = sizeof ss;
+	char name[64];
+	uv_tcp_getsockname(&h->listener, (struct sockaddr *)&ss, &sl);
+	unsigned port;
+	if (ss.ss_family == AF_INET6) {
+		uv_ip6_name((struct sockaddr_in6 *)&ss, name, sizeof name);
+		port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	} else {
+		uv_ip4_name((struct sockaddr_in *)&ss, name, sizeof name);
+		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	}
+	char fp[65];
+	for (int i = 0; i < 32; i++)
+		snprintf(fp + 2 * i, 3, "%02x", h->cert_sha256[i]);
+	printf(ss.ss_family == AF_INET6 ? "listening [%s]:%u sha256=%s\n" :
+					  "listening %s:%u sha256=%s\n",
+		name, port, fp);
+	fflush(stdout);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct hub_config cfg;
+	struct hub h;
+	int level = SV_LOG_INFO, rc = 1;
+	hub_config_init(&cfg);
+	memset(&h, 0, sizeof h);
+	if (parse_args(&cfg, argc, argv, &level) != 0) {
+		hub_config_cleanup(&cfg);
+		return 2;
+	}
+	sv_log_set_level(level);
+	if (load_identity(&h, cfg.cert_file, cfg.key_file) != 0)
+		goto out;
+	h.loop = uv_default_loop();
+	h.cfg = &cfg;
+	if (start_listener(&h, &cfg) != 0)
+		goto out;
+	uv_prepare_init(h.loop, &h.flush);
+	h.flush.data = &h;
+	uv_prepare_start(&h.flush, on_flush);
+	uv_signal_init(h.loop, &h.sigint);
+	uv_signal_init(h.loop, &h.sigterm);
+	h.sigint.data = h.sigterm.data = &h;
+	uv_signal_start(&h.sigint, on_signal, SIGINT);
+	uv_signal_start(&h.sigterm, on_signal, SIGTERM);
+	signal(SIGPIPE, SIG_IGN);
+	log_info("users: %zu, hubs: %zu, DNS names: %zu", cfg.n_users, cfg.n_hubs ? cfg.n_hubs : 1,
+		cfg.dns.n);
+	uv_run(h.loop, UV_RUN_DEFAULT);
+	uv_loop_close(h.loop);
+	rc = 0;
+out:
+	free((void *)h.chain[0].data);
+	explicit_bzero(&h.skey, sizeof h.skey);
+	hub_config_cleanup(&cfg);
+	return rc;
+}

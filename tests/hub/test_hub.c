@@ -1,0 +1,679 @@
+/*
+ * Unit tests of the test hub's pure parts: the safety filter in front of libslirp, the
+ * DNS responder, the DHCP/RA DNS-option rewrite, the HTTP request parser and the login
+ * check / welcome PACK.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/auth.h"
+#include "core/err.h"
+#include "core/pack.h"
+#include "hub.h"
+
+static struct hub_net NET;
+
+static const uint8_t V4_VHOST[4] = { 10, 77, 0, 1 };
+static const uint8_t V4_SLIRPDNS[4] = { 10, 77, 0, 3 };
+static const uint8_t V4_CLIENT[4] = { 10, 77, 0, 100 };
+static const uint8_t V4_OUTSIDE[4] = { 192, 0, 2, 1 };
+static const uint8_t V4_BCAST[4] = { 255, 255, 255, 255 };
+
+static int
+setup(void **state)
+{
+	(void)state;
+	hub_net_defaults(&NET);
+	return 0;
+}
+
+static void
+eth(uint8_t *f, uint16_t type)
+{
+	static const uint8_t dst[6] = { 0x52, 0x55, 10, 77, 0, 1 };
+	static const uint8_t src[6] = { 0x02, 0x5e, 1, 2, 3, 4 };
+	memcpy(f, dst, 6);
+	memcpy(f + 6, src, 6);
+	f[12] = (uint8_t)(type >> 8);
+	f[13] = (uint8_t)type;
+}
+
+/* Ethernet + IPv4 + (UDP|TCP|ICMP) header + payload; returns the frame length. */
+static size_t
+ip4_frame(uint8_t *f, uint8_t proto, const uint8_t dst[4], uint16_t dport, const void *pay,
+	size_t pn)
+{
+	memset(f, 0, 64);
+	eth(f, 0x0800);
+	uint8_t *ip = f + 14;
+	size_t l4 = proto == 6 ? 20 : 8;
+	size_t tot = 20 + l4 + pn;
+	ip[0] = 0x45;
+	ip[2] = (uint8_t)(tot >> 8);
+	ip[3] = (uint8_t)tot;
+	ip[8] = 64;
+	ip[9] = proto;
+	memcpy(ip + 12, V4_CLIENT, 4);
+	memcpy(ip + 16, dst, 4);
+	uint8_t *t = ip + 20;
+	t[0] = 0xc0;
+	t[1] = 0x01;
+	t[2] = (uint8_t)(dport >> 8);
+	t[3] = (uint8_t)dport;
+	if (proto == 17) {
+		t[4] = (uint8_t)((8 + pn) >> 8);
+		t[5] = (uint8_t)(8 + pn);
+	}
+	if (proto == 6)
+		t[12] = 0x50;
+	if (pn)
+		memcpy(t + l4, pay, pn);
+	uint16_t c = hub_csum_fold(hub_csum_add(0, ip, 20));
+	ip[10] = (uint8_t)(c >> 8);
+	ip[11] = (uint8_t)c;
+	return 14 + tot;
+}
+
+static size_t
+ip6_frame(uint8_t *f, uint8_t nh, const uint8_t dst[16], uint16_t dport, const void *pay,
+	size_t pn)
+{
+	memset(f, 0, 80);
+	eth(f, 0x86dd);
+	uint8_t *ip = f + 14;
+	size_t l4 = nh == 6 ? 20 : 8;
+	size_t plen = l4 + pn;
+	ip[0] = 0x60;
+	ip[4] = (uint8_t)(plen >> 8);
+	ip[5] = (uint8_t)plen;
+	ip[6] = nh;
+	ip[7] = 64;
+	ip[8] = 0xfd;
+	ip[9] = 0x77;
+	ip[23] = 0x42;
+	memcpy(ip + 24, dst, 16);
+	uint8_t *t = ip + 40;
+	t[0] = 0xc0;
+	t[1] = 0x01;
+	t[2] = (uint8_t)(dport >> 8);
+	t[3] = (uint8_t)dport;
+	if (nh == 17) {
+		t[4] = (uint8_t)(plen >> 8);
+		t[5] = (uint8_t)plen;
+	}
+	if (pn)
+		memcpy(t + l4, pay, pn);
+	return 14 + 40 + plen;
+}
+
+/* --- filter ------------------------------------------------------------------------ */
+
+static void
+filter_passes_tcp_udp_icmp_to_the_virtual_host(void **state)
+{
+	(void)state;
+	uint8_t f[256];
+	size_t n = ip4_frame(f, 6, V4_VHOST, 8080, NULL, 0);
+	assert_int_equal(hub_frame_classify(&NET, f, n), HUB_PASS);
+	n = ip4_frame(f, 17, V4_VHOST, 9999, "x", 1);
+	assert_int_equal(hub_frame_classify(&NET, f, n), HUB_PASS);
+	n = ip4_frame(f, 1, V4_VHOST, 0, NULL, 0);
+	assert_int_equal(hub_frame_classify(&NET, f, n), HUB_PASS);
+}
+
+static void
+filter_drops_every_other_ipv4_destination(void **state)
+{
+	(void)state;
+	uint8_t f[256];
+	const uint8_t other_lan[4] = { 10, 77, 0, 7 }, mcast[4] = { 224, 0, 0, 251 };
+	size_t n = ip4_frame(f, 6, V4_OUTSIDE, 80, NULL, 0);
+	assert_int_equal(hub_frame_classify(&NET, f, n), HUB_DROP);
+	n = ip4_frame(f, 17, V4_OUTSIDE, 53, "x", 1);
+	assert_int_equal(hub_frame_classify(&NET, f, n), HUB_DROP);
+	n = ip4_frame(f, 1, V4_OUTSIDE, 0, NULL, 0);
+	assert_int_equal(hub_frame_classify(&NET, f, n), HUB_DROP);
+	n = ip4_frame(f, 6, other_lan, 80, NULL, 0);
+	assert_int_equal(hub_frame_classify(&NET, f, n), HUB_DROP);
+	n = ip4_frame(f, 17, mcast, 5353, "x", 1);
+	assert_int_equal(hub_frame_classify(&NET, f, n), HUB_DROP);
+}
+
+static void
+filter_never_lets_slirps_nameserver_address_through(void **state)
+{
+	(void)state;
+	uint8_t f[256];
+	/* slirp would forward these to the host's resolver: only UDP 53 is answered by us */
+	size_t n = ip4_frame(f, 6, V4_SLIRPDNS, 80, NULL, 0);
+	assert_int_equal(hub_frame_classify(&NET, f, n), HUB_DROP);
+	n = ip4_frame(f, 6, V4_SLIRPDNS, 53, NULL, 0);
+	assert_int_equal(hub_frame_classify(&NET, f, n), HUB_DROP);
+	n = ip4_frame(f, 17, V4_SLIRPDNS, 53, "x", 1);
+	assert_int_equal(hub_frame_classify(&NET, f, n), HUB_DNS);
+	n = ip4_frame(f, 1, V4_SLIRPDNS, 0, NULL, 0);
+	assert_int_equal(hub_frame_classify(&NET, f, n), HUB_DROP);
+}
+
+static void
+filter_turns_dns_to_the_gateway_into_local_answers(void **state)
+{
+	(void)state;
+	uint8_t f[256];
+	size_t n = ip4_frame(f, 17, V4_VHOST, 53, "x", 1);
+	assert_int_equal(hub_frame_classify(&NET, f, n), HUB_DNS);
+	n = ip4_frame(f, 6, V4_VHOST, 53, NULL, 0);
+	assert_int_equal(hub_frame_classify(&NET, f, n), HUB_DROP);
+}
+
+static void
+filter_passes_dhcp_broadcasts_only(void **state)
+{
+	(void)state;
+	uint8_t f[256];
+	const uint8_t subnet_bcast[4] = { 10, 77, 0, 255 };
+	size_t n = ip4_frame(f, 17, V4_BCAST, 67, "x", 1);
+	assert_int_equal(hub_frame_classify(&NET, f, n), HUB_PASS);
+	n = ip4_frame(f, 17, V4_BCAST, 137, "x", 1);
+	assert_int_equal(hub_frame_classify(&NET, f, n), HUB_DROP);
+	n = ip4_frame(f, 17, subnet_bcast, 7, "x", 1);
+	assert_int_equal(hub_frame_classify(&NET, f, n), HUB_DROP);
+}
+
+static void
+filter_drops_fragments_truncated_and_unknown_frames(void **state)
+{
+	(void)state;
+	uint8_t f[256];
+	size_t n = ip4_frame(f, 17, V4_VHOST, 9, "x", 1);
+	f[14 + 6] = 0x20; /* more fragments */
+	assert_int_equal(hub_frame_classify(&NET, f, n), HUB_DROP);
+	n = ip4_frame(f, 6, V4_VHOST, 80, NULL, 0);
+	for (size_t cut = 0; cut < n; cut++)
+		assert_int_not_equal(hub_frame_classify(&NET, f, cut), HUB_PASS);
+	eth(f, 0x88cc); /* LLDP */
+	assert_int_equal(hub_frame_classify(&NET, f, 60), HUB_DROP);
+	eth(f, 0x0806);
+	assert_int_equal(hub_frame_classify(&NET, f, 42), HUB_PASS);
+	n = ip4_frame(f, 47, V4_VHOST, 0, NULL, 0); /* GRE to the gateway */
+	assert_int_equal(hub_frame_classify(&NET, f, n), HUB_DROP);
+}
+
+static void
+filter_ipv6_allows_gateway_and_link_local_icmpv6_only(void **state)
+{
+	(void)state;
+	uint8_t f[256];
+	uint8_t outside[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+	uint8_t allrouters[16] = { 0xff, 0x02, [15] = 2 };
+	uint8_t mdns[16] = { 0xff, 0x02, [15] = 0xfb };
+	uint8_t global_mc[16] = { 0xff, 0x0e, [15] = 1 };
+	size_t n = ip6_frame(f, 6, NET.vhost6, 80, NULL, 0);
+	assert_int_equal(hub_frame_classify(&NET, f, n), HUB_PASS);
+	n = ip6_frame(f, 6, outside, 80, NULL, 0);
+	assert_int_equal(hub_frame_classify(&NET, f, n), HUB_DROP);
+	n = ip6_frame(f, 17, NET.vhost6, 53, "x", 1);
+	assert_int_equal(hub_frame_classify(&NET, f, n), HUB_DNS);
+	n = ip6_frame(f, 17, NET.slirp_dns6, 53, "x", 1);
+	assert_int_equal(hub_frame_classify(&NET, f, n), HUB_DNS);
+	n = ip6_frame(f, 6, NET.slirp_dns6, 80, NULL, 0);
+	assert_int_equal(hub_frame_classify(&NET, f, n), HUB_DROP);
+	n = ip6_frame(f, 58, allrouters, 0, NULL, 0);
+	assert_int_equal(hub_frame_classify(&NET, f, n), HUB_PASS);
+	n = ip6_frame(f, 17, mdns, 5353, "x", 1);
+	assert_int_equal(hub_frame_classify(&NET, f, n), HUB_DROP);
+	n = ip6_frame(f, 58, global_mc, 0, NULL, 0);
+	assert_int_equal(hub_frame_classify(&NET, f, n), HUB_DROP);
+}
+
+/* --- DNS ----------------------------------------------------------------------------- */
+
+static size_t
+dns_query(uint8_t *q, const char *name, uint16_t type)
+{
+	memset(q, 0, 12);
+	q[0] = 0x12;
+	q[1] = 0x34;
+	q[2] = 0x01; /* RD */
+	q[5] = 1;
+	size_t o = 12;
+	while (*name) {
+		const char *dot = strchr(name, '.');
+		size_t l = dot ? (size_t)(dot - name) : strlen(name);
+		q[o++] = (uint8_t)l;
+		memcpy(q + o, name, l);
+		o += l;
+		name += l + (dot ? 1 : 0);
+	}
+	q[o++] = 0;
+	q[o++] = (uint8_t)(type >> 8);
+	q[o++] = (uint8_t)type;
+	q[o++] = 0;
+	q[o++] = 1;
+	return o;
+}
+
+static bool
+csum_ok_udp4(const uint8_t *f, size_t n)
+{
+	const uint8_t *ip = f + 14, *udp = ip + 20;
+	size_t ulen = (size_t)(udp[4] << 8 | udp[5]);
+	assert_true(14 + 20 + ulen <= n);
+	uint32_t s = hub_csum_add(0, ip + 12, 8);
+	s += 17 + (uint32_t)ulen;
+	s = hub_csum_add(s, udp, ulen);
+	return hub_csum_fold(s) == 0 && hub_csum_fold(hub_csum_add(0, ip, 20)) == 0;
+}
+
+static void
+dns_answers_a_record_from_the_table(void **state)
+{
+	(void)state;
+	struct hub_dns d = { .n = 0 };
+	assert_int_equal(hub_dns_add(&d, "Intranet.Test=10.77.0.1"), 0);
+	uint8_t q[128], f[256], out[600];
+	size_t qn = dns_query(q, "INTRANET.test", 1);
+	size_t n = ip4_frame(f, 17, V4_VHOST, 53, q, qn);
+	size_t rn = hub_dns_reply(&d, f, n, out, sizeof out);
+	assert_true(rn > 14 + 28 + qn);
+	assert_memory_equal(out, f + 6, 6); /* back to the sender */
+	assert_memory_equal(out + 14 + 12, V4_VHOST, 4);
+	assert_memory_equal(out + 14 + 16, V4_CLIENT, 4);
+	assert_true(csum_ok_udp4(out, rn));
+	const uint8_t *dns = out + 14 + 28;
+	assert_int_equal(dns[0], 0x12);
+	assert_int_equal(dns[2] & 0x80, 0x80);
+	assert_int_equal(dns[3] & 15, 0); /* NOERROR */
+	assert_int_equal(dns[7], 1);      /* one answer */
+	assert_memory_equal(out + rn - 4, V4_VHOST, 4);
+}
+
+static void
+dns_unknown_name_gets_nxdomain_and_missing_type_nodata(void **state)
+{
+	(void)state;
+	struct hub_dns d = { .n = 0 };
+	assert_int_equal(hub_dns_add(&d, "intranet.test=10.77.0.1"), 0);
+	uint8_t q[128], f[256], out[600];
+	size_t qn = dns_query(q, "example.com", 1);
+	size_t n = ip4_frame(f, 17, V4_VHOST, 53, q, qn);
+	size_t rn = hub_dns_reply(&d, f, n, out, sizeof out);
+	assert_true(rn > 0);
+	assert_int_equal(out[14 + 28 + 3] & 15, 3);
+	assert_int_equal(out[14 + 28 + 7], 0);
+	qn = dns_query(q, "intranet.test", 28);
+	n = ip4_frame(f, 17, V4_VHOST, 53, q, qn);
+	rn = hub_dns_reply(&d, f, n, out, sizeof out);
+	assert_true(rn > 0);
+	assert_int_equal(out[14 + 28 + 3] & 15, 0);
+	assert_int_equal(out[14 + 28 + 7], 0);
+}
+
+static void
+dns_answers_over_ipv6_with_aaaa(void **state)
+{
+	(void)state;
+	struct hub_dns d = { .n = 0 };
+	assert_int_equal(hub_dns_add(&d, "v6.test=fd77::1"), 0);
+	uint8_t q[128], f[256], out[600];
+	size_t qn = dns_query(q, "v6.test", 28);
+	size_t n = ip6_frame(f, 17, NET.vhost6, 53, q, qn);
+	size_t rn = hub_dns_reply(&d, f, n, out, sizeof out);
+	assert_true(rn > 0);
+	assert_memory_equal(out + 14 + 8, NET.vhost6, 16);
+	assert_memory_equal(out + rn - 16, NET.vhost6, 16);
+	/* UDP checksum over the IPv6 pseudo header */
+	const uint8_t *ip = out + 14;
+	size_t plen = (size_t)(ip[4] << 8 | ip[5]);
+	uint32_t s = hub_csum_add(0, ip + 8, 32);
+	s += 17 + (uint32_t)plen;
+	s = hub_csum_add(s, ip + 40, plen);
+	assert_int_equal(hub_csum_fold(s), 0);
+}
+
+static void
+dns_ignores_malformed_queries(void **state)
+{
+	(void)state;
+	struct hub_dns d = { .n = 0 };
+	assert_int_equal(hub_dns_add(&d, "a.test=10.77.0.1"), 0);
+	uint8_t q[128], f[256], out[600];
+	size_t qn = dns_query(q, "a.test", 1);
+	for (size_t cut = 0; cut < qn; cut++) {
+		size_t n = ip4_frame(f, 17, V4_VHOST, 53, q, cut);
+		assert_int_equal(hub_dns_reply(&d, f, n, out, sizeof out), 0);
+	}
+	q[12] = 0xc0; /* compression pointer in a question */
+	size_t n = ip4_frame(f, 17, V4_VHOST, 53, q, qn);
+	assert_int_equal(hub_dns_reply(&d, f, n, out, sizeof out), 0);
+	qn = dns_query(q, "a.test", 1);
+	q[2] |= 0x80; /* a response, not a query */
+	n = ip4_frame(f, 17, V4_VHOST, 53, q, qn);
+	assert_int_equal(hub_dns_reply(&d, f, n, out, sizeof out), 0);
+}
+
+static void
+dns_table_rejects_bad_entries(void **state)
+{
+	(void)state;
+	struct hub_dns d = { .n = 0 };
+	assert_int_equal(hub_dns_add(&d, "noequals"), SV_E_INVAL);
+	assert_int_equal(hub_dns_add(&d, "=10.0.0.1"), SV_E_INVAL);
+	assert_int_equal(hub_dns_add(&d, "a b=10.0.0.1"), SV_E_INVAL);
+	assert_int_equal(hub_dns_add(&d, "a.test=not-an-ip"), SV_E_INVAL);
+	assert_int_equal(d.n, 0);
+}
+
+/* --- DHCP rewrite ---------------------------------------------------------------------- */
+
+static void
+rewrite_puts_the_gateway_into_dhcp_dns_option(void **state)
+{
+	(void)state;
+	uint8_t bootp[300];
+	memset(bootp, 0, sizeof bootp);
+	bootp[0] = 2;
+	const uint8_t cookie[4] = { 99, 130, 83, 99 };
+	memcpy(bootp + 236, cookie, 4);
+	size_t o = 240;
+	bootp[o++] = 53, bootp[o++] = 1, bootp[o++] = 2;
+	bootp[o++] = 6, bootp[o++] = 4;
+	memcpy(bootp + o, V4_SLIRPDNS, 4);
+	o += 4;
+	bootp[o++] = 255;
+	uint8_t f[600];
+	size_t n = ip4_frame(f, 17, V4_BCAST, 68, bootp, o);
+	f[14 + 20] = 0, f[14 + 21] = 67; /* from the server port */
+	hub_frame_rewrite_dns(&NET, f, n);
+	assert_memory_equal(f + 14 + 28 + 245, V4_VHOST, 4);
+	assert_true(csum_ok_udp4(f, n));
+}
+
+/* --- HTTP ---------------------------------------------------------------------------- */
+
+static void
+http_parses_a_signature_post(void **state)
+{
+	(void)state;
+	const char *s = "POST /vpnsvc/connect.cgi HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+			"content-type: image/jpeg\r\nContent-Length: 10\r\n\r\nVPNCONNECT";
+	struct hub_http_req r;
+	assert_int_equal(hub_http_parse_request((const uint8_t *)s, strlen(s), &r), 0);
+	assert_string_equal(r.method, "POST");
+	assert_string_equal(r.target, "/vpnsvc/connect.cgi");
+	assert_string_equal(r.version, "HTTP/1.1");
+	assert_string_equal(r.content_type, "image/jpeg");
+	assert_true(r.has_length);
+	assert_int_equal(r.content_length, 10);
+	assert_int_equal(r.header_len, strlen(s) - 10);
+	for (size_t cut = 0; cut < r.header_len; cut++)
+		assert_int_equal(hub_http_parse_request((const uint8_t *)s, cut, &r),
+			SV_E_INCOMPLETE);
+}
+
+static void
+http_rejects_bad_requests(void **state)
+{
+	(void)state;
+	struct hub_http_req r;
+	const char *bad[] = {
+		"POST /x HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+		"POST /x HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+		"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"POST /x HTTP/1.1\r\nNoColon\r\n\r\n",
+		"POST  /x HTTP/1.1\r\n\r\n",
+		"POST /x\r\n\r\n",
+		"POST /x HTTP/1.1 extra\r\n\r\n",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		assert_int_equal(hub_http_parse_request((const uint8_t *)bad[i], strlen(bad[i]), &r),
+			SV_E_PROTO);
+	static uint8_t big[HUB_HTTP_HEADER_MAX + 10];
+	memset(big, 'a', sizeof big);
+	assert_int_equal(hub_http_parse_request(big, sizeof big, &r), SV_E_TOOBIG);
+}
+
+/* --- login ------------------------------------------------------------------------------ */
+
+static const uint8_t RND[20] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17,
+	18, 19, 20 };
+
+static void
+login_pack(struct sv_pack *p, const char *hub, const char *user, uint32_t authtype)
+{
+	sv_pack_init(p);
+	assert_int_equal(sv_pack_add_str(p, "method", "login"), 0);
+	if (hub)
+		assert_int_equal(sv_pack_add_str(p, "hubname", hub), 0);
+	assert_int_equal(sv_pack_add_str(p, "username", user), 0);
+	assert_int_equal(sv_pack_add_int(p, "authtype", authtype), 0);
+	assert_int_equal(sv_pack_add_int(p, "use_encrypt", 1), 0);
+}
+
+static void
+add_proof(struct sv_pack *p, const char *user, const char *pw)
+{
+	uint8_t stored[20], proof[20];
+	sv_auth_password_hash(stored, user, pw, strlen(pw));
+	sv_auth_secure_password(proof, stored, RND);
+	assert_int_equal(sv_pack_add_data(p, "secure_password", proof, 20), 0);
+}
+
+static void
+config(struct hub_config *c)
+{
+	hub_config_init(c);
+	assert_int_equal(hub_config_add_user(c, "alice:Secr3tPass"), 0);
+	assert_int_equal(hub_config_add_anonymous(c, "guest"), 0);
+}
+
+static void
+login_accepts_the_hashed_password_case_insensitive_user(void **state)
+{
+	(void)state;
+	struct hub_config c;
+	struct sv_pack p;
+	struct hub_login_result res;
+	config(&c);
+	login_pack(&p, "default", "ALICE", 1);
+	add_proof(&p, "ALICE", "Secr3tPass");
+	hub_login_check(&c, &p, RND, &res);
+	assert_int_equal(res.error, 0);
+	assert_string_equal(res.user, "alice");
+	sv_pack_cleanup(&p);
+	hub_config_cleanup(&c);
+}
+
+static void
+login_refuses_wrong_password_unknown_user_and_hub(void **state)
+{
+	(void)state;
+	struct hub_config c;
+	struct sv_pack p;
+	struct hub_login_result res;
+	config(&c);
+	login_pack(&p, "DEFAULT", "alice", 1);
+	add_proof(&p, "alice", "wrong");
+	hub_login_check(&c, &p, RND, &res);
+	assert_int_equal(res.error, 9);
+	sv_pack_cleanup(&p);
+
+	login_pack(&p, "DEFAULT", "mallory", 1);
+	add_proof(&p, "mallory", "x");
+	hub_login_check(&c, &p, RND, &res);
+	assert_int_equal(res.error, 9);
+	sv_pack_cleanup(&p);
+
+	login_pack(&p, "OTHER", "alice", 1);
+	add_proof(&p, "alice", "Secr3tPass");
+	hub_login_check(&c, &p, RND, &res);
+	assert_int_equal(res.error, 8);
+	sv_pack_cleanup(&p);
+
+	login_pack(&p, "DEFAULT", "alice", 0); /* anonymous for a password user */
+	hub_login_check(&c, &p, RND, &res);
+	assert_int_equal(res.error, 9);
+	sv_pack_cleanup(&p);
+	hub_config_cleanup(&c);
+}
+
+static void
+login_plain_password_and_anonymous_work(void **state)
+{
+	(void)state;
+	struct hub_config c;
+	struct sv_pack p;
+	struct hub_login_result res;
+	config(&c);
+	login_pack(&p, "DEFAULT", "alice", 2);
+	assert_int_equal(sv_pack_add_str(&p, "plain_password", " Secr3tPass "), 0);
+	hub_login_check(&c, &p, RND, &res);
+	assert_int_equal(res.error, 0);
+	sv_pack_cleanup(&p);
+
+	login_pack(&p, "DEFAULT", "guest", 0);
+	hub_login_check(&c, &p, RND, &res);
+	assert_int_equal(res.error, 0);
+	assert_string_equal(res.user, "guest");
+	sv_pack_cleanup(&p);
+
+	login_pack(&p, "DEFAULT", "alice", 5);
+	hub_login_check(&c, &p, RND, &res);
+	assert_int_equal(res.error, 7);
+	sv_pack_cleanup(&p);
+	hub_config_cleanup(&c);
+}
+
+static void
+login_protocol_errors_match_the_real_server(void **state)
+{
+	(void)state;
+	struct hub_config c;
+	struct sv_pack p;
+	struct hub_login_result res;
+	config(&c);
+	/* hubname as UNISTR is "missing" (type-strict getters) -> 4 */
+	sv_pack_init(&p);
+	assert_int_equal(sv_pack_add_str(&p, "method", "login"), 0);
+	assert_int_equal(sv_pack_add_unistr(&p, "hubname", "DEFAULT"), 0);
+	assert_int_equal(sv_pack_add_str(&p, "username", "guest"), 0);
+	hub_login_check(&c, &p, RND, &res);
+	assert_int_equal(res.error, 4);
+	sv_pack_cleanup(&p);
+
+	sv_pack_init(&p);
+	assert_int_equal(sv_pack_add_str(&p, "hubname", "DEFAULT"), 0);
+	hub_login_check(&c, &p, RND, &res);
+	assert_int_equal(res.error, 4);
+	sv_pack_cleanup(&p);
+
+	sv_pack_init(&p);
+	assert_int_equal(sv_pack_add_str(&p, "method", "additional_connect"), 0);
+	hub_login_check(&c, &p, RND, &res);
+	assert_int_equal(res.error, 4);
+	assert_true(res.additional);
+	sv_pack_cleanup(&p);
+
+	login_pack(&p, "DEFAULT", "alice", 1); /* secure_password of the wrong size */
+	assert_int_equal(sv_pack_add_data(&p, "secure_password", "abc", 3), 0);
+	hub_login_check(&c, &p, RND, &res);
+	assert_int_equal(res.error, 4);
+	sv_pack_cleanup(&p);
+	hub_config_cleanup(&c);
+}
+
+static void
+login_fault_refuses_with_the_chosen_code(void **state)
+{
+	(void)state;
+	struct hub_config c;
+	struct sv_pack p;
+	struct hub_login_result res;
+	config(&c);
+	c.faults.login_error = 20;
+	login_pack(&p, "DEFAULT", "alice", 1);
+	add_proof(&p, "alice", "Secr3tPass");
+	hub_login_check(&c, &p, RND, &res);
+	assert_int_equal(res.error, 20);
+	sv_pack_cleanup(&p);
+	hub_config_cleanup(&c);
+}
+
+static void
+welcome_carries_the_fields_of_a_real_server(void **state)
+{
+	(void)state;
+	struct hub_config c;
+	struct sv_pack p;
+	uint8_t key[20] = { 9 };
+	const char *s;
+	const uint8_t *d;
+	size_t n;
+	uint32_t v;
+	config(&c);
+	sv_pack_init(&p);
+	assert_int_equal(hub_login_welcome(&c, "alice", 51, key, 7, &p), 0);
+	assert_true(sv_pack_get_str(&p, "session_name", &s));
+	assert_string_equal(s, "SID-ALICE-51");
+	assert_true(sv_pack_get_str(&p, "connection_name", &s));
+	assert_string_equal(s, "CID-51");
+	assert_true(sv_pack_get_data(&p, "session_key", &d, &n));
+	assert_int_equal(n, 20);
+	assert_true(sv_pack_get_int(&p, "timeout", &v));
+	assert_int_equal(v, 20000);
+	assert_true(sv_pack_get_int(&p, "use_encrypt", &v));
+	assert_int_equal(v, 1);
+	assert_true(sv_pack_get_int(&p, "max_connection", &v));
+	assert_int_equal(v, 1);
+	assert_true(sv_pack_get_int(&p, "policy:TimeOut", &v));
+	assert_int_equal(v, 20);
+	assert_true(sv_pack_get_data(&p, "Msg", &d, &n));
+	assert_int_equal(n, 0);
+	assert_null(sv_pack_find(&p, "error"));
+	/* round trip through the codec */
+	struct sv_buf b;
+	struct sv_pack q;
+	sv_buf_init(&b, 1 << 20);
+	sv_pack_init(&q);
+	assert_int_equal(sv_pack_encode(&p, &b), 0);
+	d = sv_buf_peek(&b, &n);
+	assert_int_equal(sv_pack_decode(&q, d, n), 0);
+	sv_pack_cleanup(&q);
+	sv_buf_cleanup(&b);
+	sv_pack_cleanup(&p);
+	hub_config_cleanup(&c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(filter_passes_tcp_udp_icmp_to_the_virtual_host, setup),
+		cmocka_unit_test_setup(filter_drops_every_other_ipv4_destination, setup),
+		cmocka_unit_test_setup(filter_never_lets_slirps_nameserver_address_through, setup),
+		cmocka_unit_test_setup(filter_turns_dns_to_the_gateway_into_local_answers, setup),
+		cmocka_unit_test_setup(filter_passes_dhcp_broadcasts_only, setup),
+		cmocka_unit_test_setup(filter_drops_fragments_truncated_and_unknown_frames, setup),
+		cmocka_unit_test_setup(filter_ipv6_allows_gateway_and_link_local_icmpv6_only, setup),
+		cmocka_unit_test_setup(dns_answers_a_record_from_the_table, setup),
+		cmocka_unit_test_setup(dns_unknown_name_gets_nxdomain_and_missing_type_nodata, setup),
+		cmocka_unit_test_setup(dns_answers_over_ipv6_with_aaaa, setup),
+		cmocka_unit_test_setup(dns_ignores_malformed_queries, setup),
+		cmocka_unit_test_setup(dns_table_rejects_bad_entries, setup),
+		cmocka_unit_test_setup(rewrite_puts_the_gateway_into_dhcp_dns_option, setup),
+		cmocka_unit_test(http_parses_a_signature_post),
+		cmocka_unit_test(http_rejects_bad_requests),
+		cmocka_unit_test(login_accepts_the_hashed_password_case_insensitive_user),
+		cmocka_unit_test(login_refuses_wrong_password_unknown_user_and_hub),
+		cmocka_unit_test(login_plain_password_and_anonymous_work),
+		cmocka_unit_test(login_protocol_errors_match_the_real_server),
+		cmocka_unit_test(login_fault_refuses_with_the_chosen_code),
+		cmocka_unit_test(welcome_carries_the_fields_of_a_real_server),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -63,6 +63,10 @@ struct sv_session {
 	char *host, *hub, *username, *plain_password, *client_hostname;
 	int authtype;
 	uint8_t password_hash[SV_AUTH_HASH_LEN];
+	uint8_t *cert_der; /* SV_AUTH_CERT: copy of the client certificate */
+	size_t cert_len;
+	sv_session_sign_fn *sign;
+	void *sign_arg;
 	uint8_t unique_id[20];
 	uint8_t random[SV_AUTH_RANDOM_LEN]; /* hello challenge */
 	uint8_t session_key[20];
@@ -236,7 +240,7 @@ check_config(const struct sv_session_config *cfg)
 	}
 	if (cfg->authtype != SV_AUTH_ANONYMOUS &&
 	    cfg->authtype != SV_AUTH_PASSWORD &&
-	    cfg->authtype != SV_AUTH_PLAIN) {
+	    cfg->authtype != SV_AUTH_PLAIN && cfg->authtype != SV_AUTH_CERT) {
 		log_err("unsupported auth type %d", cfg->authtype);
 		return SV_E_INVAL;
 	}
@@ -244,6 +248,27 @@ check_config(const struct sv_session_config *cfg)
 		log_err("plain password auth needs a password");
 		return SV_E_INVAL;
 	}
+	if (cfg->authtype == SV_AUTH_CERT &&
+	    (cfg->cert.der == NULL || cfg->cert.len == 0 ||
+	     cfg->cert.len > SV_SESSION_CERT_MAX || cfg->cert.sign == NULL)) {
+		log_err("certificate auth needs a certificate of 1..%u bytes "
+		        "and a signing function",
+		        SV_SESSION_CERT_MAX);
+		return SV_E_INVAL;
+	}
+	return 0;
+}
+
+static int
+copy_cert(struct sv_session *s, const struct sv_session_cert *c)
+{
+	s->cert_der = malloc(c->len);
+	if (s->cert_der == NULL)
+		return SV_E_NOMEM;
+	memcpy(s->cert_der, c->der, c->len);
+	s->cert_len = c->len;
+	s->sign = c->sign;
+	s->sign_arg = c->arg;
 	return 0;
 }
 
@@ -272,7 +297,8 @@ sv_session_new(const struct sv_session_config *cfg,
 	    dup_opt(&s->username, cfg->username) != 0 ||
 	    dup_opt(&s->client_hostname, cfg->client_hostname) != 0 ||
 	    (cfg->authtype == SV_AUTH_PLAIN &&
-	     dup_opt(&s->plain_password, cfg->plain_password) != 0)) {
+	     dup_opt(&s->plain_password, cfg->plain_password) != 0) ||
+	    (cfg->authtype == SV_AUTH_CERT && copy_cert(s, &cfg->cert) != 0)) {
 		sv_session_free(s);
 		return NULL;
 	}
@@ -289,6 +315,7 @@ sv_session_free(struct sv_session *s)
 	free(s->hub);
 	free(s->username);
 	free(s->client_hostname);
+	free(s->cert_der);
 	free_secret_str(s->plain_password);
 	sv_buf_cleanup(&s->in);
 	sv_buf_cleanup(&s->out);
@@ -319,6 +346,26 @@ sv_session_start(struct sv_session *s, uint64_t now_ms)
 /* --- handshake
  * -------------------------------------------------------------------- */
 
+/* Spec 7.2, authtype 3: the certificate and a signature over the hello random. */
+static int
+add_cert_auth(struct sv_pack *pk, const struct sv_session *s)
+{
+	uint8_t sig[SV_SESSION_SIG_MAX];
+	size_t n = 0;
+	int r = s->sign(s->sign_arg, s->random, sig, sizeof sig, &n);
+
+	if (r == 0 && (n == 0 || n > sizeof sig))
+		r = SV_E_INTERNAL;
+	if (r != 0) {
+		log_err_r(r, "cannot sign the server's challenge");
+		return r;
+	}
+	if ((r = sv_pack_add_data(pk, "cert", s->cert_der, s->cert_len)) ==
+	    0)
+		r = sv_pack_add_data(pk, "sign", sig, n);
+	return r;
+}
+
 static int
 add_auth(struct sv_pack *pk, const struct sv_session *s)
 {
@@ -334,6 +381,8 @@ add_auth(struct sv_pack *pk, const struct sv_session *s)
 		return r;
 	case SV_AUTH_PLAIN:
 		return sv_pack_add_str(pk, "plain_password", s->plain_password);
+	case SV_AUTH_CERT:
+		return add_cert_auth(pk, s);
 	default:
 		return 0;
 	}

@@ -33,6 +33,27 @@ enum sv_authtype {
 	SV_AUTH_ANONYMOUS = 0,
 	SV_AUTH_PASSWORD = 1,
 	SV_AUTH_PLAIN = 2,
+	SV_AUTH_CERT = 3,
+};
+
+#define SV_SESSION_CERT_MAX 32768u /* client certificate DER; the login PACK must fit 64 KiB */
+#define SV_SESSION_SIG_MAX 512u    /* RSA-4096 */
+
+/*
+ * Certificate authentication (SV_AUTH_CERT, spec 7.2) signs the hello random with the
+ * client's RSA key. The key stays with the caller: sign() writes RSASSA-PKCS1-v1_5 with
+ * SHA-1 over the 20 bytes of random into sig (cap bytes, cap >= SV_SESSION_SIG_MAX) and
+ * sets *siglen (the key size in bytes). Returns 0 or a negative SV_E_* code.
+ * core/credentials.h provides one (sv_credentials_sign).
+ */
+typedef int sv_session_sign_fn(void *arg, const uint8_t random[20], uint8_t *sig,
+	size_t cap, size_t *siglen);
+
+struct sv_session_cert {
+	const uint8_t *der;        /* X.509 DER, 1..SV_SESSION_CERT_MAX bytes; copied */
+	size_t len;
+	sv_session_sign_fn *sign;
+	void *arg;                 /* borrowed: must outlive the session */
 };
 
 struct sv_session_config {
@@ -42,6 +63,7 @@ struct sv_session_config {
 	int authtype;       /* enum sv_authtype */
 	uint8_t password_hash[20]; /* SV_AUTH_PASSWORD: sv_auth_password_hash() output */
 	const char *plain_password; /* SV_AUTH_PLAIN only; borrowed */
+	struct sv_session_cert cert; /* SV_AUTH_CERT only */
 	uint8_t unique_id[20];     /* stable per installation (login `unique_id`, `UniqueId`) */
 	const char *client_hostname; /* NODE_INFO ClientHostname, may be NULL */
 };

@@ -702,6 +702,7 @@ tun_start_login(struct tun *t)
 		.username = c->user,
 		.authtype = p->authtype,
 		.plain_password = p->plain_password,
+		.cert = p->cert,
 		.client_hostname = sv_os_hostname(),
 	};
 	memcpy(sc.password_hash, p->password_hash, sizeof sc.password_hash);

@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 
+#include "core/session.h"
 #include "platform/config.h"
 
 enum sv_exit {
@@ -26,6 +27,7 @@ struct sv_app_params {
 	int authtype;
 	uint8_t password_hash[20];
 	const char *plain_password;  /* borrowed, SV_AUTH_PLAIN only */
+	struct sv_session_cert cert; /* SV_AUTH_CERT only; der and arg borrowed */
 	uint8_t mac[6];
 	uint8_t unique_id[20];
 };

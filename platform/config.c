@@ -27,8 +27,11 @@ static const char usage[] =
 	"  --user NAME             user name on the hub\n"
 	"  --password-file FILE    read the password from FILE (first line)\n"
 	"                          (else $SEVPN_PASSWORD, else a prompt on the terminal)\n"
-	"  --auth TYPE             password (default), plain (RADIUS / NT domain users)\n"
-	"                          or anonymous\n"
+	"  --auth TYPE             password (default), plain (RADIUS / NT domain users),\n"
+	"                          anonymous, or cert (needs --cert and --key)\n"
+	"  --cert FILE             client certificate for --auth cert (PEM or DER)\n"
+	"  --key FILE              its RSA private key (PEM or DER, PKCS#1 or PKCS#8,\n"
+	"                          unencrypted; RSA 1024..4096 bits, no EC)\n"
 	"Server certificate (default: the system CA bundle and the host name):\n"
 	"  --pin SHA256            SHA-256 fingerprint of the server certificate, as\n"
 	"                          `openssl x509 -noout -fingerprint -sha256` prints it\n"
@@ -81,6 +84,8 @@ sv_config_cleanup(struct sv_config *c)
 	free(c->hub);
 	free(c->user);
 	free(c->password_file);
+	free(c->cert_file);
+	free(c->key_file);
 	free(c->ca_file);
 	for (unsigned i = 0; i < c->n_socks; i++)
 		free(c->socks[i]);
@@ -176,6 +181,8 @@ enum {
 	OPT_USER,
 	OPT_PASSWORD_FILE,
 	OPT_AUTH,
+	OPT_CERT,
+	OPT_KEY,
 	OPT_PIN,
 	OPT_CA,
 	OPT_SYSTEM_CA,
@@ -193,6 +200,8 @@ static const struct option options[] = {
 	{ "user", required_argument, NULL, OPT_USER },
 	{ "password-file", required_argument, NULL, OPT_PASSWORD_FILE },
 	{ "auth", required_argument, NULL, OPT_AUTH },
+	{ "cert", required_argument, NULL, OPT_CERT },
+	{ "key", required_argument, NULL, OPT_KEY },
 	{ "pin", required_argument, NULL, OPT_PIN },
 	{ "ca", required_argument, NULL, OPT_CA },
 	{ "system-ca", no_argument, NULL, OPT_SYSTEM_CA },
@@ -253,9 +262,16 @@ apply(struct sv_config *c, int opt, const char *arg, int *nverify, char *err, si
 			c->authtype = SV_AUTH_PLAIN;
 		else if (strcasecmp(arg, "anonymous") == 0)
 			c->authtype = SV_AUTH_ANONYMOUS;
+		else if (strcasecmp(arg, "cert") == 0)
+			c->authtype = SV_AUTH_CERT;
 		else
-			return fail(err, cap, "--auth '%s': expected password, plain or anonymous", arg);
+			return fail(err, cap, "--auth '%s': expected password, plain, anonymous or cert",
+				arg);
 		return 0;
+	case OPT_CERT:
+		return set_str(&c->cert_file, arg);
+	case OPT_KEY:
+		return set_str(&c->key_file, arg);
 	case OPT_PIN:
 		if (sv_tls_parse_pin(arg, c->pin) != 0)
 			return fail(err, cap, "--pin '%s': expected the certificate's SHA-256 "
@@ -332,6 +348,11 @@ validate(struct sv_config *c, int nverify, char *err, size_t cap)
 		return fail(err, cap, "%s", "no --user given: name the user account on the hub");
 	if (c->user == NULL && (c->user = strdup("anonymous")) == NULL)
 		return SV_E_NOMEM;
+	if (c->authtype == SV_AUTH_CERT && (c->cert_file == NULL || c->key_file == NULL))
+		return fail(err, cap, "%s", "--auth cert needs both --cert FILE (the client "
+			"certificate) and --key FILE (its RSA private key)");
+	if (c->authtype != SV_AUTH_CERT && (c->cert_file != NULL || c->key_file != NULL))
+		return fail(err, cap, "%s", "--cert and --key are used only with --auth cert");
 	if (nverify == 0) /* like curl: the system's CAs and the host name, unless told */
 		c->verify = SV_TLS_VERIFY_CA;
 	if (nverify > 1)

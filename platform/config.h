@@ -23,6 +23,8 @@ struct sv_config {
 	char *user;           /* owned */
 	int authtype;         /* enum sv_authtype */
 	char *password_file;  /* owned or NULL */
+	char *cert_file;      /* owned or NULL; SV_AUTH_CERT only */
+	char *key_file;       /* owned or NULL; SV_AUTH_CERT only */
 
 	enum sv_tls_verify verify;
 	bool have_pin;

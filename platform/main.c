@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/auth.h"
+#include "core/credentials.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/session.h"
@@ -20,6 +21,41 @@
 #ifndef SV_VERSION
 #define SV_VERSION "0.1.0"
 #endif
+
+static int
+read_credential_file(const char *opt, const char *path, uint8_t **data, size_t *len)
+{
+	int r = sv_os_read_file(path, SV_CREDENTIALS_FILE_MAX, data, len);
+	if (r == SV_E_TOOBIG)
+		log_err("%s %s: larger than %u KiB, not a certificate or key file", opt, path,
+			SV_CREDENTIALS_FILE_MAX / 1024);
+	else if (r != 0)
+		log_err_r(r, "cannot read %s %s", opt, path);
+	return r;
+}
+
+/* Reads --cert and --key and checks that they belong together. 0, or a message logged
+ * and SV_E_INVAL (or another error code). */
+static int
+load_credentials(const struct sv_config *cfg, struct sv_credentials **out)
+{
+	uint8_t *cert = NULL, *key = NULL;
+	size_t cert_len = 0, key_len = 0;
+	char err[512] = "";
+	int r = read_credential_file("--cert", cfg->cert_file, &cert, &cert_len);
+	if (r != 0)
+		return r;
+	r = read_credential_file("--key", cfg->key_file, &key, &key_len);
+	if (r == 0) {
+		r = sv_credentials_new(out, cert, cert_len, key, key_len, err, sizeof err);
+		if (r != 0)
+			log_err("--cert %s / --key %s: %s", cfg->cert_file, cfg->key_file, err);
+		explicit_bzero(key, key_len);
+		free(key);
+	}
+	free(cert);
+	return r;
+}
 
 static int
 prepare_identity(const struct sv_config *cfg, struct sv_app_params *p)
@@ -65,8 +101,15 @@ main(int argc, char **argv)
 
 	struct sv_app_params p = { .cfg = &cfg, .authtype = cfg.authtype };
 	char *password = NULL;
+	struct sv_credentials *creds = NULL;
 	int rc = SV_EXIT_FAILURE;
-	if (cfg.authtype != SV_AUTH_ANONYMOUS) {
+	if (cfg.authtype == SV_AUTH_CERT) {
+		if (load_credentials(&cfg, &creds) != 0) {
+			rc = SV_EXIT_REFUSED;
+			goto out;
+		}
+		sv_credentials_session_cert(creds, &p.cert);
+	} else if (cfg.authtype != SV_AUTH_ANONYMOUS) {
 		password = sv_os_read_password(cfg.password_file, cfg.user, cfg.server_host, err,
 			sizeof err);
 		if (password == NULL) {
@@ -89,6 +132,7 @@ main(int argc, char **argv)
 	rc = sv_app_run(&p);
 out:
 	explicit_bzero(p.password_hash, sizeof p.password_hash);
+	sv_credentials_free(creds);
 	if (password != NULL) {
 		explicit_bzero(password, strlen(password));
 		free(password);

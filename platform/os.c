@@ -13,6 +13,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "core/err.h"
 #include "core/log.h"
 #include "platform/os.h"
 
@@ -210,6 +211,31 @@ sv_os_hostname(void)
 	if (name[0] == '\0' && (gethostname(name, sizeof name - 1) != 0 || name[0] == '\0'))
 		strcpy(name, "localhost");
 	return name;
+}
+
+/* see os.h */
+int
+sv_os_read_file(const char *path, size_t max, uint8_t **data, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return -errno;
+	uint8_t *buf = malloc(max + 1);
+	if (buf == NULL) {
+		fclose(f);
+		return SV_E_NOMEM;
+	}
+	size_t n = fread(buf, 1, max + 1, f); /* one byte more tells "too big" */
+	int r = ferror(f) ? -EIO : n > max ? SV_E_TOOBIG : 0;
+	fclose(f);
+	if (r != 0) {
+		explicit_bzero(buf, max + 1);
+		free(buf);
+		return r;
+	}
+	*data = buf;
+	*len = n;
+	return 0;
 }
 
 /* see os.h */

@@ -33,6 +33,13 @@ void sv_os_unique_id(uint8_t out[20]);
 /* Host name for the server's session list; "localhost" if unknown. */
 const char *sv_os_hostname(void);
 
+/*
+ * Reads a whole file of at most max bytes. On success *data (returned owned; the caller
+ * wipes it if it is secret, then frees it) and *len are set and 0 is returned; else
+ * -errno, or SV_E_TOOBIG when the file is larger than max.
+ */
+int sv_os_read_file(const char *path, size_t max, uint8_t **data, size_t *len);
+
 /* Raise RLIMIT_NOFILE's soft limit to the hard limit. */
 void sv_os_raise_nofile(void);
 

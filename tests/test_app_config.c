@@ -119,6 +119,108 @@ config_rejects_bad_values_with_a_reason(void **state)
 }
 
 static void
+config_accepts_every_auth_type(void **state)
+{
+	static const struct {
+		const char *name;
+		int want;
+	} cases[] = { { "password", SV_AUTH_PASSWORD }, { "plain", SV_AUTH_PLAIN },
+		{ "anonymous", SV_AUTH_ANONYMOUS }, { "Plain", SV_AUTH_PLAIN } };
+	struct sv_config c;
+	char err[256] = "";
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		assert_int_equal(parse(&c, err, sizeof err, "--server", "h", "--user", "guest",
+					 "--auth", cases[i].name, "--socks", "1080", NULL),
+			0);
+		assert_int_equal(c.authtype, cases[i].want);
+		assert_null(c.cert_file);
+		sv_config_cleanup(&c);
+	}
+	/* anonymous needs no user name */
+	assert_int_equal(parse(&c, err, sizeof err, "--server", "h", "--auth", "anonymous",
+				 "--socks", "1080", NULL),
+		0);
+	assert_string_equal(c.user, "anonymous");
+	sv_config_cleanup(&c);
+	assert_int_equal(parse(&c, err, sizeof err, "--server", "h", "--user", "a", "--auth",
+				 "kerberos", "--socks", "1080", NULL),
+		SV_E_INVAL);
+	assert_non_null(strstr(err, "cert"));
+	sv_config_cleanup(&c);
+}
+
+static void
+config_cert_auth_takes_cert_and_key_files(void **state)
+{
+	struct sv_config c;
+	char err[256] = "";
+	assert_int_equal(parse(&c, err, sizeof err, "--server", "h", "--user", "carol",
+				 "--auth", "cert", "--cert", "/x/carol.pem", "--key",
+				 "/x/carol.key", "--socks", "1080", NULL),
+		0);
+	assert_int_equal(c.authtype, SV_AUTH_CERT);
+	assert_string_equal(c.cert_file, "/x/carol.pem");
+	assert_string_equal(c.key_file, "/x/carol.key");
+	assert_string_equal(c.user, "carol");
+	sv_config_cleanup(&c);
+	assert_null(c.cert_file);
+}
+
+static void
+config_cert_auth_needs_both_files_and_a_user(void **state)
+{
+	struct sv_config c;
+	char err[256] = "";
+	assert_int_equal(parse(&c, err, sizeof err, "--server", "h", "--user", "carol",
+				 "--auth", "cert", "--cert", "c.pem", "--socks", "1080", NULL),
+		SV_E_INVAL);
+	assert_non_null(strstr(err, "--key FILE"));
+	sv_config_cleanup(&c);
+	assert_int_equal(parse(&c, err, sizeof err, "--server", "h", "--user", "carol",
+				 "--auth", "cert", "--key", "k.pem", "--socks", "1080", NULL),
+		SV_E_INVAL);
+	assert_non_null(strstr(err, "--cert FILE"));
+	sv_config_cleanup(&c);
+	assert_int_equal(parse(&c, err, sizeof err, "--server", "h", "--auth", "cert",
+				 "--cert", "c.pem", "--key", "k.pem", "--socks", "1080", NULL),
+		SV_E_INVAL);
+	assert_non_null(strstr(err, "--user"));
+	sv_config_cleanup(&c);
+	assert_int_equal(parse(&c, err, sizeof err, "--server", "h", "--user", "carol",
+				 "--auth", "cert", "--cert", NULL),
+		SV_E_INVAL);
+	assert_non_null(strstr(err, "needs a value"));
+	sv_config_cleanup(&c);
+}
+
+static void
+config_cert_files_without_cert_auth_are_refused(void **state)
+{
+	struct sv_config c;
+	char err[256] = "";
+	assert_int_equal(parse(&c, err, sizeof err, "--server", "h", "--user", "carol",
+				 "--cert", "c.pem", "--key", "k.pem", "--socks", "1080", NULL),
+		SV_E_INVAL);
+	assert_non_null(strstr(err, "only with --auth cert"));
+	sv_config_cleanup(&c);
+	assert_int_equal(parse(&c, err, sizeof err, "--server", "h", "--user", "carol",
+				 "--auth", "plain", "--key", "k.pem", "--socks", "1080", NULL),
+		SV_E_INVAL);
+	assert_non_null(strstr(err, "only with --auth cert"));
+	sv_config_cleanup(&c);
+}
+
+static void
+usage_documents_the_auth_options(void **state)
+{
+	const char *u = sv_config_usage();
+	assert_non_null(strstr(u, "--auth TYPE"));
+	assert_non_null(strstr(u, "cert (needs --cert and --key)"));
+	assert_non_null(strstr(u, "--cert FILE"));
+	assert_non_null(strstr(u, "--key FILE"));
+}
+
+static void
 hostport_handles_ipv6_and_defaults(void **state)
 {
 	char *h = NULL;
@@ -157,6 +259,11 @@ main(void)
 		cmocka_unit_test(config_requires_server_instead_of_a_demo),
 		cmocka_unit_test(config_verifies_with_system_cas_by_default),
 		cmocka_unit_test(config_rejects_bad_values_with_a_reason),
+		cmocka_unit_test(config_accepts_every_auth_type),
+		cmocka_unit_test(config_cert_auth_takes_cert_and_key_files),
+		cmocka_unit_test(config_cert_auth_needs_both_files_and_a_user),
+		cmocka_unit_test(config_cert_files_without_cert_auth_are_refused),
+		cmocka_unit_test(usage_documents_the_auth_options),
 		cmocka_unit_test(hostport_handles_ipv6_and_defaults),
 		cmocka_unit_test(mac_parses_both_separators),
 	};

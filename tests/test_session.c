@@ -10,15 +10,18 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <bearssl.h>
 #include <cmocka.h>
 
 #include "core/auth.h"
+#include "core/credentials.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/pack.h"
 #include "core/session.h"
 #include "core/sha0.h"
 #include "core/tunnel.h"
+#include "support/client_keys.h"
 #include "support/fake_server.h"
 
 #define T0 1000u /* fake time of the TLS connection being up */
@@ -349,11 +352,117 @@ invalid_config_is_refused(void **state)
 	h->cfg.hub = NULL;
 	assert_null(sv_session_new(&h->cfg, &ops, h));
 	default_config(&h->cfg);
-	h->cfg.authtype = 3;
+	h->cfg.authtype = 4; /* secure device: not on the wire */
 	assert_null(sv_session_new(&h->cfg, &ops, h));
 	default_config(&h->cfg);
 	h->cfg.authtype = SV_AUTH_PLAIN;
 	assert_null(sv_session_new(&h->cfg, &ops, h));
+}
+
+static int
+failing_signer(void *arg, const uint8_t random[20], uint8_t *sig, size_t cap,
+               size_t *siglen)
+{
+	(void)arg, (void)random, (void)sig, (void)cap, (void)siglen;
+	return SV_E_INTERNAL;
+}
+
+static void
+cert_config_needs_certificate_and_signer(void **state)
+{
+	struct harness *h = *state;
+	static const uint8_t der[] = {0x30, 0x00};
+
+	h->cfg.authtype = SV_AUTH_CERT;
+	assert_null(sv_session_new(&h->cfg, &ops, h)); /* neither */
+	h->cfg.cert.der = der;
+	h->cfg.cert.len = sizeof der;
+	assert_null(sv_session_new(&h->cfg, &ops, h)); /* no signer */
+	h->cfg.cert.sign = failing_signer;
+	h->cfg.cert.len = 0;
+	assert_null(sv_session_new(&h->cfg, &ops, h)); /* empty certificate */
+	h->cfg.cert.len = SV_SESSION_CERT_MAX + 1;
+	assert_null(sv_session_new(&h->cfg, &ops, h)); /* too big for the PACK */
+	h->cfg.cert.len = sizeof der;
+	new_session(h);
+}
+
+/* Spec 7.2: authtype 3 carries `cert` (DER) and `sign`, PKCS#1 v1.5 / SHA-1 over the
+ * hello random, which the certificate's public key verifies; no password elements. */
+static void
+cert_login_sends_certificate_and_signature_over_the_random(void **state)
+{
+	struct harness *h = *state;
+	struct sv_credentials *creds = NULL;
+	const struct sv_pack *pk = &h->fs.last_pack;
+	char err[256];
+	const uint8_t *d;
+	size_t n;
+
+	assert_int_equal(sv_credentials_new(&creds, (const uint8_t *)CERT1_PEM,
+	                                    strlen(CERT1_PEM),
+	                                    (const uint8_t *)KEY1_PKCS8_PEM,
+	                                    strlen(KEY1_PKCS8_PEM), err, sizeof err),
+	                 0);
+	h->cfg.authtype = SV_AUTH_CERT;
+	h->cfg.username = "carol";
+	sv_credentials_session_cert(creds, &h->cfg.cert);
+	new_session(h);
+	run_to_welcome(h);
+	expect_int(pk, "authtype", 3);
+	expect_str(pk, "username", "carol");
+	assert_true(sv_pack_get_data(pk, "cert", &d, &n));
+	assert_int_equal(n, sizeof CERT1_DER);
+	assert_memory_equal(d, CERT1_DER, n);
+	assert_null(sv_pack_find(pk, "secure_password"));
+	assert_null(sv_pack_find(pk, "plain_password"));
+
+	const uint8_t *sig;
+	size_t siglen;
+	assert_true(sv_pack_get_data(pk, "sign", &sig, &siglen));
+	assert_int_equal(siglen, 128); /* RSA-1024: the key size in bytes */
+	br_x509_decoder_context xd;
+	br_x509_decoder_init(&xd, NULL, NULL);
+	br_x509_decoder_push(&xd, CERT1_DER, sizeof CERT1_DER);
+	const br_x509_pkey *pub = br_x509_decoder_get_pkey(&xd);
+	assert_non_null(pub);
+	uint8_t want[20], got[20];
+	br_sha1_context sc;
+	br_sha1_init(&sc);
+	br_sha1_update(&sc, hello_random, sizeof hello_random);
+	br_sha1_out(&sc, want);
+	assert_int_equal(br_rsa_pkcs1_vrfy_get_default()(sig, siglen, BR_HASH_OID_SHA1,
+	                                                 sizeof got, &pub->key.rsa, got),
+	                 1);
+	assert_memory_equal(got, want, sizeof want);
+	/* The login PACK still fits what the server reads (spec 3.3). */
+	assert_true(sv_buf_len(&h->fs.last_body) <= 65536);
+
+	/* The session keeps its own copy of the certificate. */
+	sv_credentials_free(creds);
+	assert_int_equal(fake_server_reply_welcome(&h->reply, 20000), 0);
+	assert_int_equal(server_to_client(h, T0 + 20), 0);
+	assert_int_equal(sv_session_state(h->s), SV_SESSION_ESTABLISHED);
+}
+
+static void
+failing_signer_fails_the_session_at_the_hello(void **state)
+{
+	struct harness *h = *state;
+	static const uint8_t der[] = {0x30, 0x00};
+
+	h->cfg.authtype = SV_AUTH_CERT;
+	h->cfg.cert = (struct sv_session_cert){
+	    .der = der, .len = sizeof der, .sign = failing_signer};
+	new_session(h);
+	sv_session_start(h->s, T0);
+	client_to_server(h);
+	assert_int_equal(fake_server_reply_hello(&h->reply, hello_random), 0);
+	assert_int_equal(server_to_client(h, T0 + 10), SV_E_INTERNAL);
+	assert_int_equal(sv_session_state(h->s), SV_SESSION_CLOSED);
+	size_t n;
+	(void)sv_session_output(h->s, &n);
+	assert_int_equal(n, 0); /* no login request left */
 }
 
 static void
@@ -849,6 +958,9 @@ main(void)
 	    T(plain_password_login_sends_plain_password),
 	    T(anonymous_login_sends_no_secret),
 	    T(invalid_config_is_refused),
+	    T(cert_config_needs_certificate_and_signer),
+	    T(cert_login_sends_certificate_and_signature_over_the_random),
+	    T(failing_signer_fails_the_session_at_the_hello),
 	    T(error_pack_9_fails_with_server_error_9),
 	    T(error_in_hello_fails_with_that_code),
 	    T(hello_without_20_byte_random_is_not_vpn),

@@ -3,7 +3,7 @@
 #   1. installs what is missing (Debian/Ubuntu packages; lwIP source into ~/.cache)
 #   2. plain build with -Werror: unit tests, fuzz-corpus replays, integration tests
 #      (the real SoftEther server in network namespaces: needs root, skipped otherwise)
-#   3. ASan/UBSan build: unit tests and corpus replays
+#   3. ASan/UBSan build: unit tests, corpus replays, test-hub tests
 #   4. libFuzzer build (clang-14): each fuzz target runs briefly
 # Environment: JOBS (parallel build jobs), FUZZ_SECONDS (per target, default 20),
 #              SV_SKIP_SANITIZE=1 / SV_SKIP_FUZZ=1 to shorten a local run.
@@ -34,9 +34,9 @@ if [ "${SV_SKIP_SANITIZE:-0}" != 1 ]; then
 	cmake -S . -B build/asan -DSV_WERROR=ON -DCMAKE_BUILD_TYPE=Debug \
 		-DSV_SANITIZE=address,undefined >/dev/null
 	cmake --build build/asan -j"$jobs"
-	step "tests under ASan/UBSan: unit, fuzz-replay"
+	step "tests under ASan/UBSan: unit, fuzz-replay, hub"
 	(cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-		ctest --output-on-failure -j"$jobs" -L 'unit|fuzz-replay')
+		ctest --output-on-failure -j"$jobs" -L 'unit|fuzz-replay|hub')
 fi
 
 if [ "${SV_SKIP_FUZZ:-0}" != 1 ]; then

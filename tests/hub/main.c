@@ -118,8 +118,8 @@ read_file(const char *path, uint8_t **out, size_t *len)
 static int
 load_der(const char *path, const char *want, uint8_t **der, size_t *dlen)
 {
-	uint8_t *buf;
-	size_t len;
+	uint8_t *buf = NULL;
+	size_t len = 0;
 	int r = read_file(path, &buf, &len);
 	if (r != 0)
 		return r;
@@ -143,7 +143,10 @@ load_der(const char *path, const char *want, uint8_t **der, size_t *dlen)
 		case BR_PEM_BEGIN_OBJ:
 			in = strstr(br_pem_decoder_name(&pc), want) != NULL;
 			if (in) {
-				snprintf(obj.name, sizeof obj.name, "%s", br_pem_decoder_name(&pc));
+				const char *name = br_pem_decoder_name(&pc);
+				size_t nl = strnlen(name, sizeof obj.name - 1);
+				memcpy(obj.name, name, nl); /* truncated: it only names the object */
+				obj.name[nl] = '\0';
 				br_pem_decoder_setdest(&pc, pem_append, &obj);
 			} else {
 				br_pem_decoder_setdest(&pc, NULL, NULL);

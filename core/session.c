@@ -70,6 +70,8 @@ struct sv_session {
 	uint8_t unique_id[20];
 	uint8_t random[SV_AUTH_RANDOM_LEN]; /* hello challenge */
 	uint8_t session_key[20];
+	bool have_key;
+	bool attach; /* re-attach with session_key instead of a login */
 	struct sv_welcome welcome;
 
 	struct sv_buf in, out;
@@ -287,6 +289,12 @@ sv_session_new(const struct sv_session_config *cfg,
 	s->authtype = cfg->authtype;
 	memcpy(s->password_hash, cfg->password_hash, sizeof s->password_hash);
 	memcpy(s->unique_id, cfg->unique_id, sizeof s->unique_id);
+	if (cfg->attach_key != NULL && cfg->attach_welcome != NULL) {
+		s->attach = true;
+		memcpy(s->session_key, cfg->attach_key, sizeof s->session_key);
+		s->have_key = true;
+		s->welcome = *cfg->attach_welcome;
+	}
 	sv_buf_init(&s->in, IN_MAX);
 	sv_buf_init(&s->out, OUT_MAX);
 	sv_tunnel_rx_init(&s->rx);
@@ -303,6 +311,23 @@ sv_session_new(const struct sv_session_config *cfg,
 		return NULL;
 	}
 	return s;
+}
+
+/* see session.h */
+bool
+sv_session_key(const struct sv_session *s, uint8_t key[20])
+{
+	if (!s->have_key)
+		return false;
+	memcpy(key, s->session_key, sizeof s->session_key);
+	return true;
+}
+
+/* see session.h */
+const struct sv_welcome *
+sv_session_welcome(const struct sv_session *s)
+{
+	return s->state == SV_SESSION_ESTABLISHED ? &s->welcome : NULL;
 }
 
 /* see session.h */
@@ -435,6 +460,22 @@ build_login(struct sv_pack *pk, const struct sv_session *s)
 	return add_pencore(pk);
 }
 
+/* Spec 12: join an existing session with its key; no authentication. */
+static int
+build_attach(struct sv_pack *pk, const struct sv_session *s)
+{
+	int r;
+
+	if ((r = sv_pack_add_str(pk, "method", "additional_connect")) != 0 ||
+	    (r = sv_pack_add_data(pk, "session_key", s->session_key,
+	                          sizeof s->session_key)) != 0 ||
+	    (r = sv_pack_add_str(pk, "client_str", CLIENT_STR)) != 0 ||
+	    (r = sv_pack_add_int(pk, "client_ver", CLIENT_VER)) != 0 ||
+	    (r = sv_pack_add_int(pk, "client_build", CLIENT_BUILD)) != 0)
+		return r;
+	return add_pencore(pk);
+}
+
 /* Encodes pk and queues it as POST vpn.cgi. The encoding is wiped after use. */
 static int
 queue_pack_post(struct sv_session *s, const struct sv_pack *pk)
@@ -495,7 +536,7 @@ on_hello(struct sv_session *s, const struct sv_pack *pk, uint64_t now)
 	log_info("server \"%s\" version %u build %u", name, ver, build);
 
 	sv_pack_init(&login);
-	if ((r = build_login(&login, s)) == 0)
+	if ((r = s->attach ? build_attach(&login, s) : build_login(&login, s)) == 0)
 		r = queue_pack_post(s, &login);
 	sv_pack_cleanup(&login);
 	if (r != 0) {
@@ -538,8 +579,10 @@ parse_welcome(struct sv_session *s, const struct sv_pack *pk)
 		copy_printable(w->connection_name, sizeof w->connection_name,
 		               (const uint8_t *)str, strlen(str));
 	if (sv_pack_get_data(pk, "session_key", &d, &n) &&
-	    n == sizeof s->session_key)
+	    n == sizeof s->session_key) {
 		memcpy(s->session_key, d, n);
+		s->have_key = true;
+	}
 	uint32_t t = get_int_or(pk, "timeout", 0);
 	if (t == 0)
 		t = T_DEFAULT;
@@ -574,7 +617,14 @@ on_welcome(struct sv_session *s, const struct sv_pack *pk, uint64_t now)
 
 	if (refused(s, pk))
 		return;
-	if ((r = parse_welcome(s, pk)) != 0) {
+	if (s->attach) {
+		/* spec 11.5: we never ask for half-duplex, so only direction 0 works */
+		if (get_int_or(pk, "direction", 0) != 0) {
+			log_warn("re-attach: the server made the connection one-way");
+			sv_session_fail(s, SV_E_PROTO);
+			return;
+		}
+	} else if ((r = parse_welcome(s, pk)) != 0) {
 		sv_session_fail(s, r);
 		return;
 	}
@@ -589,10 +639,11 @@ on_welcome(struct sv_session *s, const struct sv_pack *pk, uint64_t now)
 	set_state(s, SV_SESSION_ESTABLISHED);
 	/* Spec 11.2: a keep-alive right when the data phase starts. */
 	queue_keepalive(s, now);
-	log_info("established %s (%s), timeout %u ms, max_connection %u",
+	log_info("%s %s (%s), timeout %u ms, max_connection %u",
+	         s->attach ? "re-attached to" : "established",
 	         s->welcome.session_name, s->welcome.connection_name, t,
 	         s->welcome.max_connection);
-	if (s->welcome.msg[0] != 0)
+	if (!s->attach && s->welcome.msg[0] != 0)
 		log_info("hub message: %s", s->welcome.msg);
 	if (s->ops->on_established != NULL)
 		s->ops->on_established(s->arg, &s->welcome);

@@ -66,6 +66,11 @@ struct sv_session_config {
 	struct sv_session_cert cert; /* SV_AUTH_CERT only */
 	uint8_t unique_id[20];     /* stable per installation (login `unique_id`, `UniqueId`) */
 	const char *client_hostname; /* NODE_INFO ClientHostname, may be NULL */
+	/* Re-attach (spec 12, `additional_connect`) instead of logging in: the 20-byte
+	 * session key and the welcome of the session to join, both borrowed for the
+	 * call. The server answers error 13 when that session is gone. */
+	const uint8_t *attach_key;
+	const struct sv_welcome *attach_welcome;
 };
 
 /* What the welcome PACK granted, for logs and policy. */
@@ -115,6 +120,11 @@ void sv_session_flush(struct sv_session *s);
 /* Keep-alives and dead-peer detection. Returns the sticky error (SV_E_TIMEOUT when
  * nothing arrived for T ms). *next_ms: when to call again. */
 int sv_session_tick(struct sv_session *s, uint64_t now_ms, uint64_t *next_ms);
+
+/* The session key from the welcome (for a later re-attach); false before it. */
+bool sv_session_key(const struct sv_session *s, uint8_t key[20]);
+/* The welcome of an established session (or the one re-attached to); NULL before. */
+const struct sv_welcome *sv_session_welcome(const struct sv_session *s);
 
 enum sv_session_state sv_session_state(const struct sv_session *s);
 const char *sv_session_state_name(enum sv_session_state st);

@@ -44,6 +44,7 @@
 #define BACKOFF_FIRST_MS 1000
 #define BACKOFF_MAX_MS 60000
 #define BACKOFF_BUSY_MS 30000      /* the server said: too busy, too many sessions */
+#define REATTACH_HOLD_MS 2000      /* a re-attach dropped sooner did not really work */
 
 enum tun_state {
 	TUN_RESOLVING,
@@ -68,6 +69,8 @@ struct tun {
 	uv_tcp_t tcp;
 	uv_connect_t creq;
 	bool reading;
+	bool reattach;         /* joins the previous session with its key (spec 12) */
+	uint64_t established_at;
 	bool failing;          /* tun_fail() has run: later errors are echoes */
 	bool close_notify_due; /* CLOSING: close_notify once the session output drained */
 	size_t wq_bytes;       /* queued copies not yet written */
@@ -106,6 +109,11 @@ struct app {
 	uint64_t retry_at;            /* next attempt scheduled, or 0 */
 	unsigned failures;            /* attempts failed since the last session */
 	bool ever_established;
+	/* The last session, for one quick re-attach after it was lost (spec 13.4). */
+	bool can_reattach;
+	uint8_t session_key[20];
+	struct sv_welcome welcome;
+	uint64_t lost_at;
 
 	bool ready, stopping;
 	uint64_t shutdown_deadline;
@@ -336,6 +344,13 @@ on_established(void *arg, const struct sv_welcome *w)
 	struct tun *t = arg;
 	struct app *a = t->app;
 	tun_set_state(t, TUN_ESTABLISHED);
+	t->established_at = sv_now_ms();
+	a->failures = 0;
+	if (t->reattach) { /* the same session: the hub still knows our MAC and lease */
+		log_info("session: %s re-attached (%s)", w->session_name,
+			sv_tls_suite_name(t->tls));
+		return;
+	}
 	log_info("session: %s established on hub %s as %s (%s, timeout %u s)",
 		w->session_name, a->cfg->hub, a->cfg->user, sv_tls_suite_name(t->tls),
 		w->timeout_ms / 1000);
@@ -344,7 +359,6 @@ on_established(void *arg, const struct sv_welcome *w)
 	if (w->policy_max_download || w->policy_max_upload)
 		log_info("session: the hub limits this user to %u kbit/s down, %u kbit/s up",
 			w->policy_max_download / 1000, w->policy_max_upload / 1000);
-	a->failures = 0;
 	if (a->ever_established)
 		sv_stack_renew(); /* same MAC: DHCP confirms the lease, TCP connections live on */
 	else
@@ -491,6 +505,15 @@ attempt_failed(struct app *a, struct tun *t, int err)
 		finish(a, code);
 		return;
 	}
+	if (t != NULL && t->reattach &&
+		(t->state < TUN_ESTABLISHED || sv_now_ms() - t->established_at < REATTACH_HOLD_MS)) {
+		/* the old session is gone (error 13), or the server dropped the re-attached
+		 * connection at once (5.01 after an abrupt loss, spec 13.3): log in afresh */
+		log_info("re-attach did not hold; logging in again");
+		a->can_reattach = false;
+		a->retry_at = sv_now_ms() + 1;
+		return;
+	}
 	a->failures++;
 	if (!a->ever_established && a->failures >= INITIAL_ATTEMPTS) {
 		log_err("giving up after %u attempts", a->failures);
@@ -543,6 +566,13 @@ tun_fail(struct tun *t, int err)
 	}
 	t->failing = true;
 	enum tun_state was = t->state;
+	a->can_reattach = false;
+	if (was == TUN_ESTABLISHED && sv_session_key(t->sess, a->session_key) &&
+		sv_session_welcome(t->sess) != NULL) {
+		a->welcome = *sv_session_welcome(t->sess);
+		a->lost_at = sv_now_ms();
+		a->can_reattach = !t->reattach || sv_now_ms() - t->established_at >= REATTACH_HOLD_MS;
+	}
 	if (t->sess != NULL)
 		sv_session_fail(t->sess, err);
 	explain(t, err);
@@ -707,6 +737,15 @@ tun_start_login(struct tun *t)
 	};
 	memcpy(sc.password_hash, p->password_hash, sizeof sc.password_hash);
 	memcpy(sc.unique_id, p->unique_id, sizeof sc.unique_id);
+	struct app *a = t->app;
+	if (a->can_reattach && sv_now_ms() - a->lost_at < a->welcome.timeout_ms) {
+		/* the server keeps a session T ms after its last connection (spec 13.1) */
+		sc.attach_key = a->session_key;
+		sc.attach_welcome = &a->welcome;
+		t->reattach = true;
+		a->can_reattach = false;
+		log_info("re-attaching to %s", a->welcome.session_name);
+	}
 	static const struct sv_session_ops ops = {
 		.on_frame = on_frame,
 		.on_established = on_established,

@@ -948,11 +948,86 @@ state_names_are_printable(void **state)
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
+/* Spec 12: a re-attach sends additional_connect with the key, no credentials. */
+static void
+reattach_sends_the_session_key_and_no_credentials(void **state)
+{
+	struct harness *h = *state;
+	uint8_t key[20];
+	struct sv_welcome w = { .timeout_ms = 20000 };
+
+	for (int i = 0; i < 20; i++)
+		key[i] = (uint8_t)(0x40 + i);
+	strcpy(w.session_name, "SID-ALICE-7");
+	h->cfg.attach_key = key;
+	h->cfg.attach_welcome = &w;
+	new_session(h);
+	run_to_welcome(h);
+	const struct sv_pack *pk = &h->fs.last_pack;
+	expect_str(pk, "method", "additional_connect");
+	const uint8_t *d;
+	size_t n;
+	assert_true(sv_pack_get_data(pk, "session_key", &d, &n));
+	assert_int_equal(n, 20);
+	assert_memory_equal(d, key, 20);
+	assert_null(sv_pack_find(pk, "secure_password"));
+	assert_null(sv_pack_find(pk, "username"));
+
+	struct sv_pack ok;
+	sv_pack_init(&ok);
+	assert_int_equal(sv_pack_add_int(&ok, "error", 0), 0);
+	assert_int_equal(sv_pack_add_int(&ok, "direction", 0), 0);
+	assert_int_equal(fake_server_reply_pack(&h->reply, &ok), 0);
+	sv_pack_cleanup(&ok);
+	assert_int_equal(server_to_client(h, T0 + 20), 0);
+	assert_int_equal(sv_session_state(h->s), SV_SESSION_ESTABLISHED);
+	assert_int_equal(h->established, 1);
+	assert_string_equal(h->welcome.session_name, "SID-ALICE-7");
+	assert_int_equal(h->welcome.timeout_ms, 20000);
+	uint8_t got[20];
+	assert_true(sv_session_key(h->s, got));
+	assert_memory_equal(got, key, 20);
+}
+
+static void
+reattach_to_a_gone_session_reports_error_13(void **state)
+{
+	struct harness *h = *state;
+	uint8_t key[20] = { 1 };
+	struct sv_welcome w = { .timeout_ms = 20000 };
+
+	h->cfg.attach_key = key;
+	h->cfg.attach_welcome = &w;
+	new_session(h);
+	run_to_welcome(h);
+	assert_int_equal(fake_server_reply_error(&h->reply, 13), 0);
+	assert_int_equal(server_to_client(h, T0 + 20), SV_E_SERVER);
+	assert_int_equal(sv_session_server_error(h->s), 13);
+	assert_int_equal(h->established, 0);
+}
+
+static void
+login_keeps_the_session_key_for_a_later_reattach(void **state)
+{
+	struct harness *h = *state;
+	uint8_t key[20];
+
+	new_session(h);
+	assert_false(sv_session_key(h->s, key));
+	assert_null(sv_session_welcome(h->s));
+	run_to_established(h, 20000, T0 + 20);
+	assert_true(sv_session_key(h->s, key));
+	assert_non_null(sv_session_welcome(h->s));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    T(signature_request_goes_out_first),
+	    T(reattach_sends_the_session_key_and_no_credentials),
+	    T(reattach_to_a_gone_session_reports_error_13),
+	    T(login_keeps_the_session_key_for_a_later_reattach),
 	    T(handshake_reaches_established_with_login_checked_field_by_field),
 	    T(welcome_timeout_is_clamped_and_defaulted),
 	    T(plain_password_login_sends_plain_password),

@@ -5,6 +5,8 @@
  * a series of attempts, each a `struct tun`: RESOLVING (the server name is resolved
  * again on every attempt) -> CONNECTING -> LOGIN (TLS handshake and the session's
  * signature, hello, login) -> ESTABLISHED -> CLOSING (close_notify queued) -> DONE.
+ * With an upstream proxy, TUN_PROXY sits between connecting (to the proxy) and login:
+ * the proxy's handshake runs on plain bytes, then TLS starts with whatever followed.
  * Bytes move only in pump(): socket -> TLS records -> plaintext -> session -> frames ->
  * lwIP, and back.
  *
@@ -31,6 +33,7 @@
 #include "core/log.h"
 #include "core/session.h"
 #include "core/tls.h"
+#include "core/upstream.h"
 #include "netstack/stack.h"
 #include "platform/app.h"
 #include "platform/os.h"
@@ -44,11 +47,13 @@
 #define BACKOFF_FIRST_MS 1000
 #define BACKOFF_MAX_MS 60000
 #define BACKOFF_BUSY_MS 30000      /* the server said: too busy, too many sessions */
-#define REATTACH_HOLD_MS 2000      /* a re-attach dropped sooner did not really work */
+#define REATTACH_HOLD_MS 2000
+#define PROXY_READ_BUF 4096      /* a re-attach dropped sooner did not really work */
 
 enum tun_state {
 	TUN_RESOLVING,
 	TUN_CONNECTING,
+	TUN_PROXY, /* the upstream proxy's handshake */
 	TUN_LOGIN,
 	TUN_ESTABLISHED,
 	TUN_CLOSING,
@@ -56,7 +61,7 @@ enum tun_state {
 };
 
 static const char *const tun_state_names[] = {
-	"resolving", "connecting", "login", "established", "closing", "done",
+	"resolving", "connecting", "proxy", "login", "established", "closing", "done",
 };
 
 struct app;
@@ -77,6 +82,10 @@ struct tun {
 	struct sv_tls *tls;
 	struct sv_session *sess;
 	uint64_t session_next_ms;
+	struct sv_upstream *up;       /* TUN_PROXY only */
+	uint8_t *up_buf;              /* read buffer while in TUN_PROXY */
+	bool proxy_failed;            /* the proxy refused: its own words were logged */
+	bool proxy_permanent;
 };
 
 struct write_chunk {
@@ -144,14 +153,27 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct tun *t = h->data;
 	size_t len = 0;
-	uint8_t *p = t->tls ? sv_tls_recv_buf(t->tls, &len) : NULL;
+	uint8_t *p = NULL;
+	if (t->state == TUN_PROXY) {
+		p = t->up_buf;
+		len = PROXY_READ_BUF;
+	} else if (t->tls != NULL) {
+		p = sv_tls_recv_buf(t->tls, &len);
+	}
 	*buf = uv_buf_init((char *)p, p ? (unsigned)len : 0);
 }
+
+static void proxy_input(struct tun *t, const uint8_t *p, size_t n);
+static void proxy_failed(struct tun *t, int err);
 
 static void
 on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct tun *t = s->data;
+	if (nread > 0 && t->state == TUN_PROXY) {
+		proxy_input(t, buf->base ? (const uint8_t *)buf->base : t->up_buf, (size_t)nread);
+		return;
+	}
 	if (nread > 0) {
 		sv_tls_recv_ack(t->tls, (size_t)nread);
 		pump(t);
@@ -161,6 +183,10 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	uv_read_stop(s);
 	t->reading = false;
+	if (t->state == TUN_PROXY) {
+		proxy_failed(t, nread == UV_EOF ? SV_E_CLOSED : (int)nread);
+		return;
+	}
 	if (nread != UV_ENOBUFS) /* ENOBUFS: the engine is full; pump() resumes reading */
 		tun_fail(t, nread == UV_EOF ? SV_E_CLOSED : (int)nread);
 }
@@ -204,7 +230,7 @@ queue_copy(struct tun *t, const uint8_t *p, size_t n)
 static bool
 tun_has_socket(const struct tun *t)
 {
-	return t->state >= TUN_LOGIN && t->state <= TUN_CLOSING;
+	return t->state >= TUN_PROXY && t->state <= TUN_CLOSING;
 }
 
 /* Moves TLS records to the socket: straight from the engine's buffer when the socket
@@ -287,7 +313,7 @@ tls_drained(struct tun *t)
 static void
 pump(struct tun *t)
 {
-	if (!tun_has_socket(t))
+	if (!tun_has_socket(t) || t->state == TUN_PROXY)
 		return;
 	uint64_t now = sv_now_ms();
 	for (bool progress = true; progress;) {
@@ -426,6 +452,8 @@ static void
 explain(struct tun *t, int err)
 {
 	const struct sv_config *c = t->app->cfg;
+	if (t->proxy_failed)
+		return; /* proxy_failed() logged the proxy's own words */
 	switch (err) {
 	case SV_E_SERVER: {
 		unsigned code = sv_session_server_error(t->sess);
@@ -446,7 +474,11 @@ explain(struct tun *t, int err)
 	default:
 		break;
 	}
-	if (t->state < TUN_LOGIN)
+	if (t->state < TUN_PROXY && t->app->p->upstream != NULL)
+		log_err_r(err, "cannot connect to the upstream proxy %s:%u; check "
+			"--upstream-proxy or HTTPS_PROXY / ALL_PROXY", t->app->p->upstream->host,
+			t->app->p->upstream->port);
+	else if (t->state < TUN_LOGIN)
 		log_err_r(err, "cannot connect to %s:%u; check the host, the port and that the "
 			"server is running", c->server_host, c->server_port);
 	else if (t->state == TUN_LOGIN)
@@ -461,6 +493,8 @@ explain(struct tun *t, int err)
 static int
 permanent_exit(struct tun *t, int err)
 {
+	if (t != NULL && t->proxy_permanent)
+		return SV_EXIT_REFUSED;
 	if (err == SV_E_SERVER && t != NULL &&
 		sv_softether_err_is_permanent(sv_session_server_error(t->sess)))
 		return SV_EXIT_REFUSED;
@@ -535,6 +569,8 @@ static void
 on_tun_closed(uv_handle_t *h)
 {
 	struct tun *t = h->data;
+	sv_upstream_free(t->up);
+	free(t->up_buf);
 	sv_session_free(t->sess);
 	sv_tls_free(t->tls);
 	free(t);
@@ -688,6 +724,8 @@ on_timer(uv_timer_t *timer)
 		} else if (a->tun != NULL && a->tun->state == TUN_CONNECTING) {
 			a->next_addr = NULL;
 			tun_fail(a->tun, -ETIMEDOUT);
+		} else if (a->tun != NULL && a->tun->state == TUN_PROXY) {
+			proxy_failed(a->tun, SV_E_TIMEOUT);
 		}
 		return;
 	}
@@ -760,6 +798,118 @@ tun_start_login(struct tun *t)
 	return 0;
 }
 
+/* Connected (to the server, or through the proxy): TLS and the session begin. Bytes
+ * that followed the proxy's reply belong to TLS. */
+static void
+tls_start(struct tun *t, const uint8_t *early, size_t n)
+{
+	tun_set_state(t, TUN_LOGIN);
+	int r = tun_start_login(t);
+	while (r == 0 && n > 0) {
+		size_t room = 0;
+		uint8_t *dst = sv_tls_recv_buf(t->tls, &room);
+		if (dst == NULL || room == 0) {
+			r = SV_E_PROTO; /* cannot happen before the ServerHello was asked for */
+			break;
+		}
+		size_t k = n < room ? n : room;
+		memcpy(dst, early, k);
+		sv_tls_recv_ack(t->tls, k);
+		early += k;
+		n -= k;
+	}
+	if (r != 0) {
+		tun_fail(t, r);
+		return;
+	}
+	pump(t);
+}
+
+static bool
+proxy_send(struct tun *t)
+{
+	size_t n;
+	const uint8_t *p = sv_upstream_output(t->up, &n);
+	if (p == NULL || n == 0)
+		return true;
+	uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+	int w = uv_try_write((uv_stream_t *)&t->tcp, &b, 1);
+	size_t done = w > 0 ? (size_t)w : 0;
+	if (w < 0 && w != UV_EAGAIN) {
+		proxy_failed(t, w);
+		return false;
+	}
+	if (done < n && queue_copy(t, p + done, n - done) != 0) {
+		proxy_failed(t, SV_E_NOMEM);
+		return false;
+	}
+	sv_upstream_output_ack(t->up, n);
+	return true;
+}
+
+/* The proxy said no, or the connection to it failed: its words, then the policy. */
+static void
+proxy_failed(struct tun *t, int err)
+{
+	if (t->state != TUN_PROXY)
+		return;
+	if (t->up != NULL) {
+		sv_upstream_fail(t->up, err); /* words the transport failure as the proxy's */
+		log_err("%s", sv_upstream_error_text(t->up));
+		t->proxy_permanent = sv_upstream_error_is_permanent(t->up);
+	}
+	t->proxy_failed = true;
+	tun_fail(t, err);
+}
+
+static void
+proxy_input(struct tun *t, const uint8_t *p, size_t n)
+{
+	size_t used = 0;
+	int r = sv_upstream_input(t->up, p, n, &used);
+	if (r < 0) {
+		log_err("%s", sv_upstream_error_text(t->up));
+		t->proxy_permanent = sv_upstream_error_is_permanent(t->up);
+		t->proxy_failed = true;
+		tun_fail(t, r);
+		return;
+	}
+	if (r == 0) {
+		proxy_send(t);
+		return;
+	}
+	log_info("upstream proxy %s:%u connected us to %s:%u", t->app->p->upstream->host,
+		t->app->p->upstream->port, t->app->cfg->server_host, t->app->cfg->server_port);
+	t->app->connect_deadline = 0;
+	sv_upstream_free(t->up);
+	t->up = NULL;
+	/* the rest of this read (if any) is the server's first TLS bytes: keep a copy,
+	 * since p is the proxy buffer that TLS replaces as the read target */
+	uint8_t early[PROXY_READ_BUF];
+	size_t rest = n - used;
+	memcpy(early, p + used, rest);
+	tls_start(t, early, rest);
+}
+
+static void
+proxy_start(struct tun *t)
+{
+	struct app *a = t->app;
+	tun_set_state(t, TUN_PROXY);
+	int r = sv_upstream_new(&t->up, a->p->upstream, a->cfg->server_host,
+		a->cfg->server_port);
+	if (r == 0 && (t->up_buf = malloc(PROXY_READ_BUF)) == NULL)
+		r = SV_E_NOMEM;
+	if (r != 0) {
+		tun_fail(t, r);
+		return;
+	}
+	if (!proxy_send(t))
+		return;
+	if (uv_read_start((uv_stream_t *)&t->tcp, on_alloc, on_read) == 0)
+		t->reading = true;
+}
+
 static void
 on_connect(uv_connect_t *req, int status)
 {
@@ -777,15 +927,13 @@ on_connect(uv_connect_t *req, int status)
 		tun_fail(t, status);
 		return;
 	}
-	a->connect_deadline = 0; /* from here on the session's own deadlines apply */
 	uv_tcp_nodelay(&t->tcp, 1);
-	tun_set_state(t, TUN_LOGIN);
-	int r = tun_start_login(t);
-	if (r != 0) {
-		tun_fail(t, r);
+	if (a->p->upstream != NULL) {
+		proxy_start(t); /* the connect deadline still runs */
 		return;
 	}
-	pump(t);
+	a->connect_deadline = 0; /* from here on the session's own deadlines apply */
+	tls_start(t, NULL, 0);
 }
 
 /* Connect to a->next_addr with a new tun. */
@@ -824,6 +972,14 @@ on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 		return;
 	}
 	a->resolving = NULL;
+	if (status < 0 && a->p->upstream != NULL) {
+		log_err("cannot resolve the upstream proxy's name %s: %s; check "
+			"--upstream-proxy or HTTPS_PROXY / ALL_PROXY", a->p->upstream->host,
+			uv_strerror(status));
+		a->connect_deadline = 0;
+		attempt_failed(a, NULL, status);
+		return;
+	}
 	if (status < 0) {
 		log_err("cannot resolve the server name %s: %s; check --server",
 			a->cfg->server_host, uv_strerror(status));
@@ -848,19 +1004,25 @@ start_attempt(struct app *a)
 		return;
 	}
 	rr->app = a;
+	const struct sv_upstream_cfg *up = a->p->upstream;
+	const char *host = up ? up->host : c->server_host;
 	char port[8];
-	snprintf(port, sizeof port, "%u", c->server_port);
+	snprintf(port, sizeof port, "%u", up ? up->port : c->server_port);
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
-	log_info("connecting to %s:%u, hub %s, user %s", c->server_host, c->server_port,
-		c->hub, c->user);
+	if (up != NULL)
+		log_info("connecting to %s:%u through the upstream proxy %s:%u, hub %s, user %s",
+			c->server_host, c->server_port, up->host, up->port, c->hub, c->user);
+	else
+		log_info("connecting to %s:%u, hub %s, user %s", c->server_host,
+			c->server_port, c->hub, c->user);
 	a->connect_deadline = sv_now_ms() + CONNECT_TIMEOUT_MS;
 	a->resolving = rr;
-	int r = uv_getaddrinfo(a->loop, &rr->req, on_resolved, c->server_host, port, &hints);
+	int r = uv_getaddrinfo(a->loop, &rr->req, on_resolved, host, port, &hints);
 	if (r != 0) {
 		free(rr);
 		a->resolving = NULL;
 		a->connect_deadline = 0;
-		log_err("cannot resolve %s: %s", c->server_host, uv_strerror(r));
+		log_err("cannot resolve %s: %s", host, uv_strerror(r));
 		attempt_failed(a, NULL, r);
 	}
 }

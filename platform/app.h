@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "core/session.h"
+#include "core/upstream.h"
 #include "platform/config.h"
 
 enum sv_exit {
@@ -30,6 +31,9 @@ struct sv_app_params {
 	struct sv_session_cert cert; /* SV_AUTH_CERT only; der and arg borrowed */
 	uint8_t mac[6];
 	uint8_t unique_id[20];
+	/* Reach the server through this proxy (HTTP CONNECT or SOCKS5); NULL: directly.
+	 * Borrowed. */
+	const struct sv_upstream_cfg *upstream;
 };
 
 /* Runs until a signal or a fatal error; returns an enum sv_exit value. */

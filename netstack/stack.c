@@ -1,11 +1,16 @@
 /*
  * lwIP (NO_SYS=1) with one Ethernet netif fed by the tunnel; see stack.h.
  *
- * Re-entrancy: lwIP must never be entered from inside itself. Frames leave through
- * linkoutput -> ops->output while lwIP is running (inside sv_stack_input, sv_stack_poll,
- * sv_stack_flush or a tcpconn/resolve call), so ops->output must only queue the frame;
- * the main loop calls sv_stack_input() from its own receive path. A frame that arrives
- * through sv_stack_input() while ops->output runs is dropped with a warning.
+ * Output: frames leave through linkoutput -> ops->output while lwIP runs, except pure TCP
+ * ACKs: they are held (ackmerge.h) until sv_stack_flush() or the next other frame, so one
+ * loop turn's ACKs for a connection leave as one. Order is kept. sv_stack_sleeptime() is
+ * 0 while ACKs are held.
+ *
+ * Re-entrancy: lwIP must never be entered from inside itself. ops->output runs while lwIP
+ * is running (inside sv_stack_input, sv_stack_poll, sv_stack_flush or a tcpconn/resolve
+ * call), so it must only queue the frame; the main loop calls sv_stack_input() from its
+ * own receive path. A frame that arrives through sv_stack_input() while ops->output runs
+ * is dropped with a warning.
  *
  * Callbacks to the user (ops->on_lease here, tcpconn and resolve callbacks) are never made
  * from inside lwIP: lwIP's callbacks queue a struct sv_defer and sv_stack_flush() runs the
@@ -38,6 +43,7 @@
 #include "arch/sv_hooks.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "netstack/ackmerge.h"
 #include "netstack/internal.h"
 #include "netstack/stack.h"
 #include "platform/platform.h"
@@ -60,6 +66,8 @@ static struct {
 	bool have_last;
 	/* randomness */
 	uint64_t rand_key[2], isn_key[2], rand_ctr;
+	/* pure ACKs held until the end of the turn (sv_stack_flush) */
+	struct sv_ackq txq;
 } S;
 
 NETIF_DECLARE_EXT_CALLBACK(ext_cb_slot)
@@ -396,6 +404,27 @@ sv_stack_lease(struct sv_lease *out)
 
 /* --- netif -------------------------------------------------------------------------- */
 
+static void
+output_frame(void *arg, const uint8_t *frame, size_t len)
+{
+	(void)arg;
+	if (S.ops && S.ops->output) {
+		S.in_output = true;
+		S.ops->output(S.arg, frame, len);
+		S.in_output = false;
+	}
+}
+
+/* Hand the held ACKs to ops->output, in order. */
+static void
+drain_txq(void)
+{
+	if (sv_ackq_count(&S.txq) > 0)
+		sv_ackq_drain(&S.txq, output_frame, NULL);
+}
+
+/* Pure ACKs wait for sv_stack_flush() so that those one turn produces for a connection
+ * leave as one (ackmerge.h); any other frame goes out at once, after the held ACKs. */
 static err_t
 linkoutput(struct netif *n, struct pbuf *p)
 {
@@ -407,11 +436,10 @@ linkoutput(struct netif *n, struct pbuf *p)
 		return ERR_IF;
 	}
 	u16_t len = pbuf_copy_partial(p, frame, p->tot_len, 0);
-	if (S.ops && S.ops->output) {
-		S.in_output = true;
-		S.ops->output(S.arg, frame, len);
-		S.in_output = false;
-	}
+	if (sv_ackq_offer(&S.txq, frame, len))
+		return ERR_OK;
+	drain_txq();
+	output_frame(NULL, frame, len);
 	return ERR_OK;
 }
 
@@ -440,6 +468,7 @@ sv_stack_init(const uint8_t mac[6], const struct sv_stack_ops *ops, void *arg)
 	S.ops = ops;
 	S.arg = arg;
 	memcpy(S.mac, mac, sizeof S.mac);
+	sv_ackq_init(&S.txq);
 	seed_keys(); /* before lwip_init: tcp_init draws the first ephemeral port */
 	lwip_init();
 	if (netif_add(&S.netif, NULL, NULL, NULL, NULL, netif_init_cb, ethernet_input) ==
@@ -546,7 +575,7 @@ sv_stack_sleeptime(void)
 {
 	if (!S.inited)
 		return SLEEP_CAP_MS;
-	if (S.head != NULL)
+	if (S.head != NULL || sv_ackq_count(&S.txq) > 0)
 		return 0;
 	u32_t t = sys_timeouts_sleeptime();
 	return t > SLEEP_CAP_MS ? SLEEP_CAP_MS : t;
@@ -560,6 +589,7 @@ sv_stack_flush(void)
 		return;
 	run_deferred();
 	sv_tcpconn_flush_output();
+	drain_txq();
 }
 
 /* see internal.h */

@@ -71,7 +71,9 @@ struct sv_session {
 	uint8_t random[SV_AUTH_RANDOM_LEN]; /* hello challenge */
 	uint8_t session_key[20];
 	bool have_key;
-	bool attach; /* re-attach with session_key instead of a login */
+	bool attach;
+	char server_product[128]; /* from the hello */
+	uint32_t server_version, server_build; /* re-attach with session_key instead of a login */
 	struct sv_welcome welcome;
 
 	struct sv_buf in, out;
@@ -324,6 +326,16 @@ sv_session_key(const struct sv_session *s, uint8_t key[20])
 }
 
 /* see session.h */
+const char *
+sv_session_server_product(const struct sv_session *s, uint32_t *version,
+                          uint32_t *build)
+{
+	*version = s->server_version;
+	*build = s->server_build;
+	return s->server_product;
+}
+
+/* see session.h */
 const struct sv_welcome *
 sv_session_welcome(const struct sv_session *s)
 {
@@ -534,6 +546,9 @@ on_hello(struct sv_session *s, const struct sv_pack *pk, uint64_t now)
 	copy_printable(name, sizeof name, (const uint8_t *)hello,
 	               strlen(hello));
 	log_info("server \"%s\" version %u build %u", name, ver, build);
+	memcpy(s->server_product, name, sizeof s->server_product);
+	s->server_version = ver;
+	s->server_build = build;
 
 	sv_pack_init(&login);
 	if ((r = s->attach ? build_attach(&login, s) : build_login(&login, s)) == 0)

@@ -123,6 +123,9 @@ int sv_session_tick(struct sv_session *s, uint64_t now_ms, uint64_t *next_ms);
 
 /* The session key from the welcome (for a later re-attach); false before it. */
 bool sv_session_key(const struct sv_session *s, uint8_t key[20]);
+/* The server's product string, version and build from its hello ("" before it). */
+const char *sv_session_server_product(const struct sv_session *s, uint32_t *version,
+	uint32_t *build);
 /* The welcome of an established session (or the one re-attached to); NULL before. */
 const struct sv_welcome *sv_session_welcome(const struct sv_session *s);
 

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <uv.h>
 
 #include "core/err.h"
@@ -36,6 +37,8 @@
 #include "core/upstream.h"
 #include "netstack/stack.h"
 #include "platform/app.h"
+#include "platform/control.h"
+#include "platform/status.h"
 #include "platform/os.h"
 #include "platform/platform.h"
 #include "socks/proxy.h"
@@ -126,6 +129,10 @@ struct app {
 
 	bool ready, stopping;
 	uint64_t shutdown_deadline;
+	/* for the status screen */
+	uint64_t started_at, first_session_at, session_at; /* Unix seconds */
+	unsigned sessions, reconnects;
+	uint64_t bytes_in, bytes_out, frames_in, frames_out;
 	int exit_code;
 	char listeners[SV_MAX_LISTENERS][80];
 };
@@ -361,6 +368,9 @@ pump(struct tun *t)
 static void
 on_frame(void *arg, const uint8_t *frame, size_t len)
 {
+	struct tun *t = arg;
+	t->app->frames_in++;
+	t->app->bytes_in += len;
 	sv_stack_input(frame, len);
 }
 
@@ -372,11 +382,15 @@ on_established(void *arg, const struct sv_welcome *w)
 	tun_set_state(t, TUN_ESTABLISHED);
 	t->established_at = sv_now_ms();
 	a->failures = 0;
+	a->session_at = (uint64_t)time(NULL);
 	if (t->reattach) { /* the same session: the hub still knows our MAC and lease */
 		log_info("session: %s re-attached (%s)", w->session_name,
 			sv_tls_suite_name(t->tls));
 		return;
 	}
+	a->sessions++;
+	if (a->first_session_at == 0)
+		a->first_session_at = a->session_at;
 	log_info("session: %s established on hub %s as %s (%s, timeout %u s)",
 		w->session_name, a->cfg->hub, a->cfg->user, sv_tls_suite_name(t->tls),
 		w->timeout_ms / 1000);
@@ -400,8 +414,12 @@ stack_output(void *arg, const uint8_t *frame, size_t len)
 	if (t == NULL || t->state != TUN_ESTABLISHED)
 		return; /* no session: the frame is lost, as on an unplugged cable */
 	int r = sv_session_send_frame(t->sess, frame, len);
-	if (r != 0)
+	if (r != 0) {
 		log_trace("frame of %zu bytes dropped: %s", len, sv_strerror(r));
+		return;
+	}
+	a->frames_out++;
+	a->bytes_out += len;
 }
 
 static void
@@ -549,6 +567,8 @@ attempt_failed(struct app *a, struct tun *t, int err)
 		return;
 	}
 	a->failures++;
+	if (a->ever_established)
+		a->reconnects++;
 	if (!a->ever_established && a->failures >= INITIAL_ATTEMPTS) {
 		log_err("giving up after %u attempts", a->failures);
 		finish(a, SV_EXIT_FAILURE);
@@ -1027,6 +1047,72 @@ start_attempt(struct app *a)
 	}
 }
 
+/* --- status -------------------------------------------------------------------- */
+
+static const char *
+status_state(const struct app *a)
+{
+	const struct tun *t = a->tun;
+	if (a->stopping)
+		return "stopping";
+	if (t == NULL || t->state == TUN_DONE)
+		return a->retry_at ? "retrying" : "connecting";
+	if (t->state < TUN_LOGIN)
+		return "connecting";
+	if (t->state == TUN_LOGIN)
+		return sv_tls_is_established(t->tls) ? "authenticating" : "negotiating";
+	return t->state == TUN_ESTABLISHED ? "established" : "stopping";
+}
+
+static void
+fill_status(void *arg, struct sv_status *st)
+{
+	struct app *a = arg;
+	const struct sv_config *c = a->cfg;
+	const struct tun *t = a->tun;
+	st->state = status_state(a);
+	snprintf(st->server, sizeof st->server, "%s", c->server_host);
+	st->port = c->server_port;
+	snprintf(st->hub, sizeof st->hub, "%s", c->hub);
+	snprintf(st->user, sizeof st->user, "%s", c->user);
+	if (a->p->upstream != NULL)
+		sv_upstream_cfg_describe(a->p->upstream, st->upstream_proxy,
+			sizeof st->upstream_proxy);
+	st->encryption = true;
+	if (t != NULL && t->sess != NULL) {
+		const char *prod = sv_session_server_product(t->sess, &st->server_version,
+			&st->server_build);
+		snprintf(st->server_product, sizeof st->server_product, "%s", prod);
+		const struct sv_welcome *w = sv_session_welcome(t->sess);
+		if (w != NULL) {
+			snprintf(st->session_name, sizeof st->session_name, "%s", w->session_name);
+			snprintf(st->connection_name, sizeof st->connection_name, "%s",
+				w->connection_name);
+			st->max_connection = w->max_connection;
+			st->compression = w->use_compress;
+			st->connections = 1;
+		}
+	}
+	uint8_t h[32];
+	if (t != NULL && t->tls != NULL) {
+		snprintf(st->cipher, sizeof st->cipher, "%s", sv_tls_suite_name(t->tls));
+		if (sv_tls_peer_cert_sha256(t->tls, h))
+			for (int i = 0; i < 32; i++)
+				snprintf(st->cert_sha256 + 2 * i, 3, "%02x", h[i]);
+	}
+	st->started_at = a->started_at;
+	st->first_session_at = a->first_session_at;
+	st->session_at = t != NULL && t->state == TUN_ESTABLISHED ? a->session_at : 0;
+	st->sessions = a->sessions;
+	st->reconnects = a->reconnects;
+	st->have_lease = sv_stack_lease(&st->lease);
+	st->bytes_in = a->bytes_in;
+	st->bytes_out = a->bytes_out;
+	st->frames_in = a->frames_in;
+	st->frames_out = a->frames_out;
+	st->proxy_connections = sv_proxy_count();
+}
+
 /* --- set-up and tear-down ---------------------------------------------------------- */
 
 static int
@@ -1084,7 +1170,18 @@ sv_app_run(const struct sv_app_params *p)
 	uv_signal_start(&a->sigint, on_signal, SIGINT);
 	uv_signal_start(&a->sigterm, on_signal, SIGTERM);
 
-	if (open_listeners(a) == 0) {
+	a->started_at = (uint64_t)time(NULL);
+	char control[80];
+	if (p->control != NULL &&
+		(r = sv_control_listen(a->loop, p->control, fill_status, a, control,
+			sizeof control)) != 0) {
+		log_err_r(r, "cannot open the control listener %s (it must be a loopback "
+			"address and a free port)", p->control);
+		a->exit_code = SV_EXIT_FAILURE;
+	} else if (p->control != NULL) {
+		log_info("control: status on http://%s/status", control);
+	}
+	if (a->exit_code == 0 && open_listeners(a) == 0) {
 		start_attempt(a);
 		uv_run(a->loop, UV_RUN_DEFAULT);
 	} else {
@@ -1093,6 +1190,7 @@ sv_app_run(const struct sv_app_params *p)
 
 	/* tear down: the current tun through its own close (it frees TLS and session) */
 	sv_proxy_close_all();
+	sv_control_close();
 	if (a->tun != NULL)
 		tun_close(a->tun);
 	if (a->resolving != NULL)

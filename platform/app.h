@@ -34,6 +34,9 @@ struct sv_app_params {
 	/* Reach the server through this proxy (HTTP CONNECT or SOCKS5); NULL: directly.
 	 * Borrowed. */
 	const struct sv_upstream_cfg *upstream;
+	/* Loopback address for the control listener (/status, /metrics, /healthz); NULL:
+	 * none. Borrowed. */
+	const char *control;
 };
 
 /* Runs until a signal or a fatal error; returns an enum sv_exit value. */

@@ -51,7 +51,8 @@
 #define BACKOFF_MAX_MS 60000
 #define BACKOFF_BUSY_MS 30000      /* the server said: too busy, too many sessions */
 #define REATTACH_HOLD_MS 2000
-#define PROXY_READ_BUF 4096      /* a re-attach dropped sooner did not really work */
+#define PROXY_READ_BUF 4096
+#define ENV_MAX 4096      /* a re-attach dropped sooner did not really work */
 
 enum tun_state {
 	TUN_RESOLVING,
@@ -135,6 +136,9 @@ struct app {
 	uint64_t bytes_in, bytes_out, frames_in, frames_out;
 	int exit_code;
 	char listeners[SV_MAX_LISTENERS][80];
+	/* exec mode */
+	uv_process_t child;
+	bool child_running;
 };
 
 static void tun_fail(struct tun *t, int err);
@@ -439,6 +443,114 @@ format_lease(const struct sv_lease *l, char *out, size_t cap)
 	}
 }
 
+/* --ready-file: JSON, written to a temporary file and renamed, so a reader never sees
+ * half of it. */
+static void
+write_ready_file(struct app *a, const struct sv_lease *l)
+{
+	const char *path = a->p->ready_file;
+	char tmp[4200], b[SV_IP_STRLEN];
+	snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)uv_os_getpid());
+	FILE *f = fopen(tmp, "w");
+	if (f == NULL) {
+		log_warn("cannot write --ready-file %s: %s", path, strerror(errno));
+		return;
+	}
+	fprintf(f, "{\"socks5\":[");
+	for (unsigned i = 0; i < a->cfg->n_socks; i++)
+		fprintf(f, "%s\"%s\"", i ? "," : "", a->listeners[i]);
+	fprintf(f, "],\"ip\":\"%s\",\"prefix_len\":%u,", sv_ip_format(&l->ip, b, sizeof b),
+		l->prefix_len);
+	fprintf(f, "\"gateway\":\"%s\",\"dns\":[", sv_ip_format(&l->gw, b, sizeof b));
+	for (unsigned i = 0; i < l->n_dns; i++)
+		fprintf(f, "%s\"%s\"", i ? "," : "", sv_ip_format(&l->dns[i], b, sizeof b));
+	fprintf(f, "],\"ipv6\":[");
+	for (unsigned i = 0; i < l->n_ip6; i++)
+		fprintf(f, "%s\"%s\"", i ? "," : "", sv_ip_format(&l->ip6[i], b, sizeof b));
+	fprintf(f, "],\"pid\":%d}\n", (int)uv_os_getpid());
+	if (fclose(f) != 0 || rename(tmp, path) != 0) {
+		log_warn("cannot write --ready-file %s: %s", path, strerror(errno));
+		remove(tmp);
+	}
+}
+
+static bool
+env_is_replaced(const char *kv)
+{
+	static const char *const names[] = {
+		"ALL_PROXY=", "all_proxy=", "HTTP_PROXY=", "http_proxy=", "HTTPS_PROXY=",
+		"https_proxy=", "NO_PROXY=", "no_proxy=", /* ours replace them */
+		"SEVPN_PASSWORD=", "SEVPN_PROXY_PASSWORD=", /* secrets never reach the child */
+	};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strncmp(kv, names[i], strlen(names[i])) == 0)
+			return true;
+	return false;
+}
+
+static void begin_shutdown(struct app *a);
+
+static void
+on_child_exit(uv_process_t *proc, int64_t status, int term_signal)
+{
+	struct app *a = proc->data;
+	a->child_running = false;
+	a->exit_code = term_signal ? 128 + term_signal : (int)status;
+	log_info("exec: the command exited with status %d; stopping", a->exit_code);
+	uv_close((uv_handle_t *)proc, NULL);
+	begin_shutdown(a);
+}
+
+/* Exec mode: the command, with our proxy in its environment. */
+static void
+spawn_child(struct app *a)
+{
+	extern char **environ;
+	static char proxy[8][128];
+	static char *env[ENV_MAX];
+	size_t n = 0;
+	for (char **e = environ; *e != NULL && n < ENV_MAX - 9; e++)
+		if (!env_is_replaced(*e))
+			env[n++] = *e;
+	static const char *const vars[] = { "ALL_PROXY", "all_proxy", "HTTP_PROXY",
+		"http_proxy", "HTTPS_PROXY", "https_proxy" };
+	for (size_t i = 0; i < 6; i++) {
+		snprintf(proxy[i], sizeof proxy[i], "%s=socks5h://%s", vars[i], a->listeners[0]);
+		env[n++] = proxy[i];
+	}
+	snprintf(proxy[6], sizeof proxy[6], "NO_PROXY=localhost,127.0.0.1,::1");
+	snprintf(proxy[7], sizeof proxy[7], "no_proxy=localhost,127.0.0.1,::1");
+	env[n++] = proxy[6];
+	env[n++] = proxy[7];
+	env[n] = NULL;
+
+	uv_stdio_container_t stdio[3] = {
+		{ .flags = UV_INHERIT_FD, .data.fd = 0 },
+		{ .flags = UV_INHERIT_FD, .data.fd = 1 },
+		{ .flags = UV_INHERIT_FD, .data.fd = 2 },
+	};
+	uv_process_options_t o = {
+		.exit_cb = on_child_exit,
+		.file = a->p->exec_argv[0],
+		.args = (char **)a->p->exec_argv,
+		.env = env,
+		.stdio_count = 3,
+		.stdio = stdio,
+	};
+	a->child.data = a;
+	int r = uv_spawn(a->loop, &a->child, &o);
+	if (r != 0) {
+		log_err("exec: cannot run %s: %s", a->p->exec_argv[0], uv_strerror(r));
+		uv_close((uv_handle_t *)&a->child, NULL);
+		a->exit_code = r == UV_ENOENT ? SV_EXIT_EXEC_NOTFOUND : SV_EXIT_EXEC_CANNOT;
+		begin_shutdown(a);
+		return;
+	}
+	a->child_running = true;
+	log_info("exec: running %s (pid %d) with ALL_PROXY=socks5h://%s", a->p->exec_argv[0],
+		a->child.pid, a->listeners[0]);
+}
+
 static void
 on_lease(void *arg, const struct sv_lease *lease)
 {
@@ -461,6 +573,10 @@ on_lease(void *arg, const struct sv_lease *lease)
 			a->listeners[i]);
 	fprintf(stderr, "ready %s %s\n", socks, desc);
 	fflush(stderr);
+	if (a->p->ready_file != NULL)
+		write_ready_file(a, lease);
+	if (a->p->exec_argv != NULL)
+		spawn_child(a);
 }
 
 /* --- failures, retries and shutdown -------------------------------------------------- */
@@ -653,6 +769,15 @@ tun_fail(struct tun *t, int err)
 static void
 finish(struct app *a, int exit_code)
 {
+	if (a->p->exec_argv != NULL && !a->ready && exit_code != 0)
+		exit_code = SV_EXIT_EXEC_TUNNEL; /* the command never ran */
+	if (a->child_running) { /* the tunnel gave up under the command */
+		log_warn("exec: stopping the command (pid %d)", a->child.pid);
+		uv_process_kill(&a->child, SIGTERM);
+		a->child_running = false;
+		if (exit_code == 0)
+			exit_code = SV_EXIT_FAILURE;
+	}
 	a->exit_code = exit_code;
 	a->retry_at = 0;
 	uv_stop(a->loop);
@@ -669,7 +794,7 @@ begin_shutdown(struct app *a)
 	sv_proxy_close_all();
 	struct tun *t = a->tun;
 	if (t == NULL || t->state != TUN_ESTABLISHED) {
-		finish(a, SV_EXIT_OK);
+		finish(a, a->exit_code);
 		return;
 	}
 	sv_stack_stop(); /* DHCP release goes out as a frame */
@@ -684,7 +809,12 @@ begin_shutdown(struct app *a)
 static void
 on_signal(uv_signal_t *h, int signum)
 {
-	begin_shutdown(h->data);
+	struct app *a = h->data;
+	if (a->child_running) { /* exec mode: the command decides when we stop */
+		uv_process_kill(&a->child, signum);
+		return;
+	}
+	begin_shutdown(a);
 }
 
 /* --- loop hooks ------------------------------------------------------------------- */

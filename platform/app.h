@@ -21,6 +21,10 @@ enum sv_exit {
 	SV_EXIT_FAILURE = 1,
 	SV_EXIT_REFUSED = 2, /* login refused by the server, or bad command line */
 	SV_EXIT_CERT = 3,    /* server certificate failed verification */
+	/* exec mode (`-- COMMAND`): otherwise the command's own status */
+	SV_EXIT_EXEC_TUNNEL = 125, /* the tunnel never came up: the command did not run */
+	SV_EXIT_EXEC_CANNOT = 126, /* the command could not be executed */
+	SV_EXIT_EXEC_NOTFOUND = 127,
 };
 
 struct sv_app_params {
@@ -37,6 +41,11 @@ struct sv_app_params {
 	/* Loopback address for the control listener (/status, /metrics, /healthz); NULL:
 	 * none. Borrowed. */
 	const char *control;
+	/* Written atomically once ready: the listeners and addresses as JSON. NULL: none. */
+	const char *ready_file;
+	/* Exec mode: run this command once ready, with ALL_PROXY / HTTP(S)_PROXY pointing at
+	 * the first SOCKS5 listener, then stop and exit with its status. NULL: none. */
+	char *const *exec_argv;
 };
 
 /* Runs until a signal or a fatal error; returns an enum sv_exit value. */

@@ -32,7 +32,8 @@
  *   CONNECTING only.
  * - Half-close: client EOF -> sv_tcpconn_shutdown once pend is flushed (tunnel_shut);
  *   tcpconn on_eof -> uv_shutdown once our writes are done (client_shut); both finished
- *   -> close.
+ *   -> close. A tunnel connection that ends abnormally (reset, timeout) closes the client
+ *   with RST, so a client reading until EOF does not take a cut stream as complete.
  */
 #define SV_LOG_MODULE "socks"
 
@@ -245,19 +246,30 @@ stop_activity(struct conn *c)
 	c->res = NULL;
 }
 
-/* Close both handles; the conn is freed when both close callbacks have run. */
+/* Close both handles; the conn is freed when both close callbacks have run. With reset,
+ * the client gets RST instead of FIN (the tunnel side was reset: a FIN would make a cut
+ * transfer look complete to a client that reads until EOF). */
 static void
-conn_close(struct conn *c)
+conn_end(struct conn *c, bool reset)
 {
 	if (c->closed)
 		return;
 	c->closed = true;
 	stop_activity(c);
 	conn_set_state(c, CONN_CLOSING);
-	log_debug("conn %u: closed (%llu bytes up, %llu down)", c->id,
-		(unsigned long long)c->up, (unsigned long long)c->down);
-	uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+	log_debug("conn %u: closed%s (%llu bytes up, %llu down)", c->id,
+		reset ? " with reset" : "", (unsigned long long)c->up,
+		(unsigned long long)c->down);
+	/* uv_tcp_close_reset refuses a handle with a shutdown pending; FIN then. */
+	if (!reset || uv_tcp_close_reset(&c->tcp, on_handle_closed) != 0)
+		uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 	uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+}
+
+static void
+conn_close(struct conn *c)
+{
+	conn_end(c, false);
 }
 
 /* --- writing to the client ----------------------------------------------------------- */
@@ -678,7 +690,8 @@ tc_error(void *arg, int err)
 		break;
 	case CONN_RELAY:
 		log_info_r(err, "conn %u: %s", c->id, c->target);
-		conn_close(c);
+		/* the remote reset or timed out: pass that on rather than a clean end */
+		conn_end(c, true);
 		break;
 	default:
 		break;

@@ -76,11 +76,12 @@
 #define IPV6_FRAG_COPYHEADER 1
 #define LWIP_IPV6_SEND_ROUTER_SOLICIT 1
 #define LWIP_IPV6_DUP_DETECT_ATTEMPTS 1
-/* Stateless DHCPv6 (RA "O" flag) for DNS servers. It writes dns slots from 0, as DHCPv4
- * does: the last one to answer wins, both give reachable servers. */
+/* Stateless DHCPv6 (RA "O" flag) would write its DNS servers into slot 0 over the
+ * DHCPv4 ones (traps.md), flipping the resolver at every renewal; DNS servers come from
+ * DHCPv4 only (SoftEther hubs are IPv4-first: SecureNAT serves DHCPv4). */
 #define LWIP_IPV6_DHCP6 1
 #define LWIP_IPV6_DHCP6_STATELESS 1
-#define LWIP_DHCP6_MAX_DNS_SERVERS 2
+#define LWIP_DHCP6_MAX_DNS_SERVERS 0
 #define LWIP_ND6_RDNSS_MAX_DNS_SERVERS 0
 /* One destination-cache entry per remote IPv6 address in use (recycled when full).
  * nd6.c indexes these tables with s8_t: more than 127 entries loops forever. */
@@ -130,7 +131,7 @@
 #define TCP_KEEPINTVL_DEFAULT 15000UL /* then every 15 s */
 #define TCP_KEEPCNT_DEFAULT 4U        /* dead after 4 unanswered probes */
 #define TCP_MAXRTX 12
-#define TCP_SYNMAXRTX 6
+#define TCP_SYNMAXRTX 12 /* SYNs 1 s apart (tcpconn.c); our connect timeout ends it first */
 #define LWIP_TCP_TIMESTAMPS 0
 #define LWIP_CHECKSUM_ON_COPY 1
 #define LWIP_CALLBACK_API 1

@@ -31,6 +31,7 @@
 #include "lwip/pbuf.h"
 #include "lwip/sys.h"
 #include "lwip/tcp.h"
+#include "lwip/priv/tcp_priv.h" /* TCP_SLOW_INTERVAL */
 
 #include "core/err.h"
 #include "core/log.h"
@@ -492,6 +493,9 @@ sv_tcpconn_connect(struct sv_tcpconn **out, const struct sv_ip *dst, uint16_t po
 		free(c);
 		return SV_E_NOMEM;
 	}
+	/* lwIP starts with a 3 s RTO and keeps it for SYNs; a lost SYN (a full listen
+	 * queue, a dropped frame) then costs 3 s. Start at 1 s as Linux does (RFC 6298). */
+	pcb->rto = 1000 / TCP_SLOW_INTERVAL;
 	c->ops = ops;
 	c->arg = arg;
 	c->id = next_id++;
@@ -651,9 +655,8 @@ sv_tcpconn_shutdown(struct sv_tcpconn *c)
 	return 0;
 }
 
-/* see tcpconn.h */
-void
-sv_tcpconn_close(struct sv_tcpconn *c)
+static void
+end_conn(struct sv_tcpconn *c, bool reset)
 {
 	if (c == NULL || c->closed)
 		return;
@@ -663,13 +666,27 @@ sv_tcpconn_close(struct sv_tcpconn *c)
 	struct tcp_pcb *pcb = detach(c);
 	if (pcb) {
 		/* tcp_close sends RST itself when the window was not fully reopened; be
-		 * explicit: RST when the user leaves data unread, FIN otherwise. */
-		if (unread || tcp_close(pcb) != ERR_OK)
+		 * explicit: RST when asked or when the user leaves data unread, else FIN. */
+		if (reset || unread || tcp_close(pcb) != ERR_OK)
 			tcp_abort(pcb);
 	}
 	rxq_clear(c);
 	if (!c->in_dispatch)
 		conn_free(c);
+}
+
+/* see tcpconn.h */
+void
+sv_tcpconn_close(struct sv_tcpconn *c)
+{
+	end_conn(c, false);
+}
+
+/* see tcpconn.h */
+void
+sv_tcpconn_abort(struct sv_tcpconn *c)
+{
+	end_conn(c, true);
 }
 
 /* see tcpconn.h */

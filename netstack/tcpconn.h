@@ -69,6 +69,9 @@ long sv_tcpconn_write(struct sv_tcpconn *c, const void *p, size_t n);
 int sv_tcpconn_shutdown(struct sv_tcpconn *c);
 /* End and free. Accepts NULL. */
 void sv_tcpconn_close(struct sv_tcpconn *c);
+/* End with RST (the local side failed: the remote must not take what it got as
+ * complete) and free. Accepts NULL. */
+void sv_tcpconn_abort(struct sv_tcpconn *c);
 
 /* Local address lwIP used (for SOCKS BND.ADDR). */
 bool sv_tcpconn_local(const struct sv_tcpconn *c, struct sv_ip *ip, uint16_t *port);

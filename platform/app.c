@@ -43,7 +43,10 @@
 #include "platform/platform.h"
 #include "socks/proxy.h"
 
-#define WRITE_QUEUE_MAX (4u << 20) /* TLS bytes the socket did not take yet */
+/* TLS bytes the socket did not take yet. Beyond it the TLS engine, then the session's
+ * batch fill up and frames are dropped (lwIP retransmits): a small queue keeps the
+ * latency of every proxied connection low on a slow uplink. */
+#define WRITE_QUEUE_MAX (256u << 10)
 #define CONNECT_TIMEOUT_MS 10000   /* name resolution plus TCP connect */
 #define SHUTDOWN_GRACE_MS 2000
 #define INITIAL_ATTEMPTS 3         /* before any session was ever established */
@@ -833,7 +836,7 @@ arm_timer(struct app *a)
 {
 	uint64_t now = sv_now_ms();
 	uint64_t next = now + sv_stack_sleeptime();
-	if (a->tun != NULL && a->tun->state >= TUN_LOGIN)
+	if (a->tun != NULL && a->tun->state >= TUN_LOGIN && a->tun->state <= TUN_ESTABLISHED)
 		earliest(&next, a->tun->session_next_ms);
 	earliest(&next, a->connect_deadline);
 	earliest(&next, a->retry_at);

@@ -124,6 +124,7 @@ struct conn {
 	bool writing;         /* wreq outstanding */
 	bool pumping;         /* inside pump_to_client */
 	bool client_eof;      /* client sent FIN */
+	bool client_failed;   /* the client reset or vanished: reset the remote too */
 	bool tunnel_shut;     /* sv_tcpconn_shutdown called */
 	bool remote_eof;      /* tcpconn on_eof */
 	bool client_shut;     /* uv_shutdown requested */
@@ -210,8 +211,12 @@ cfg_normalize(struct sv_proxy_config *out, const struct sv_proxy_config *in)
 static void
 conn_free(struct conn *c)
 {
-	/* Only here, outside every tcpconn callback, is the tcpconn ended. */
-	sv_tcpconn_close(c->tc);
+	/* Only here, outside every tcpconn callback, is the tcpconn ended: with RST when
+	 * the client failed, so the remote does not take a cut-off upload as complete. */
+	if (c->client_failed)
+		sv_tcpconn_abort(c->tc);
+	else
+		sv_tcpconn_close(c->tc);
 	c->tc = NULL;
 	free(c->rbuf);
 	if (c->prev != NULL)
@@ -381,6 +386,7 @@ on_write(uv_write_t *req, int status)
 		return;
 	if (status < 0) {
 		log_debug_r(status, "conn %u: write to client", c->id);
+		c->client_failed = true; /* what the remote sent never arrived */
 		conn_close(c);
 		return;
 	}
@@ -893,6 +899,8 @@ on_client_read_error(struct conn *c, ssize_t nread)
 		log_warn("conn %u: out of memory for the read buffer", c->id);
 	else
 		log_debug_r((int)nread, "conn %u: read from client", c->id);
+	if (nread != UV_EOF)
+		c->client_failed = true;
 	conn_close(c);
 }
 

@@ -1,9 +1,30 @@
 /*
- * Command line -> struct sv_config, validated in one place.
+ * Command line, configuration file and .vpn account -> struct sv_config,
+ * validated in one place.
  *
- * sv_config_parse() never exits and never prints: it returns 0, or SV_E_INVAL with a
- * sentence for the user in err (what is wrong and how to fix it). Help and version are
- * reported through cfg->want_help / cfg->want_version.
+ * Settings come in layers; a later layer overrides an earlier one, option by
+ * option:
+ *   1. the .vpn account (--account FILE, or "account" in the config file),
+ *   2. the configuration file: its keys before any section, then those of the
+ *      [profile NAME] chosen with --profile NAME,
+ *   3. the command line.
+ * A repeatable option (socks) given in a layer replaces the list of the layers
+ * below. The certificate check (pin, ca, system-ca, insecure) is one setting:
+ * a layer that names one replaces the choice of the layers below; two in the
+ * same layer are an error.
+ *
+ * The configuration file is --config FILE, else $XDG_CONFIG_HOME/sevpn-proxy/
+ * config (~/.config/sevpn-proxy/config) when it exists; --no-config skips it.
+ * Its keys are the long option names, e.g. "server = vpn.example.com:443",
+ * "socks = 1080" (repeated for several), "insecure = yes"; see core/ini.h for
+ * the syntax. Relative paths in it are relative to its directory, and "~/" is
+ * the home directory.
+ *
+ * sv_config_parse() never exits and never prints: it returns 0, or SV_E_INVAL
+ * (or SV_E_NOMEM) with a sentence for the user in err, naming FILE:LINE for
+ * mistakes in a file. It reads the configuration file, the .vpn account and
+ * the known-servers file, and the upstream-proxy environment variables.
+ * Help and version are reported through cfg->want_help / cfg->want_version.
  */
 #ifndef SV_CONFIG_H
 #define SV_CONFIG_H
@@ -11,10 +32,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "core/tls.h"
+#include "core/upstream.h"
 
 #define SV_MAX_LISTENERS 8
+/* The largest configuration file we read. */
+#define SV_CONFIG_FILE_MAX (256u * 1024u)
 
 struct sv_config {
 	char *server_host;    /* owned */
@@ -23,6 +48,7 @@ struct sv_config {
 	char *user;           /* owned */
 	int authtype;         /* enum sv_authtype */
 	char *password_file;  /* owned or NULL */
+	char *password_env;   /* owned or NULL: name of the variable to read */
 	char *cert_file;      /* owned or NULL; SV_AUTH_CERT only */
 	char *key_file;       /* owned or NULL; SV_AUTH_CERT only */
 
@@ -30,6 +56,10 @@ struct sv_config {
 	bool have_pin;
 	uint8_t pin[32];
 	char *ca_file;        /* owned or NULL (system bundle) */
+	/* What chose verify (static string): "command line", "config file",
+	 * "account" (the .vpn ServerCert), "known-servers",
+	 * "trust-on-first-use" or "default". */
+	const char *verify_source;
 
 	char *socks[SV_MAX_LISTENERS]; /* owned listen addresses */
 	unsigned n_socks;
@@ -38,14 +68,79 @@ struct sv_config {
 	uint8_t mac[6];
 	unsigned connect_timeout_ms;
 	int log_level;
+	char *log_file;       /* owned or NULL: --log-file */
 	bool want_help, want_version;
+	bool check_config;    /* --check-config: print the settings, exit */
+
+	/* Where the settings came from (owned or NULL), for messages. */
+	char *config_file;    /* the configuration file read */
+	char *profile;        /* --profile */
+	char *account_file;   /* the .vpn account read */
+
+	/*
+	 * Stored credentials from the .vpn account; dropped when a later layer
+	 * changes --auth (or --user, for the hash, which depends on it), and
+	 * not used when --password-file or --password-env is given.
+	 */
+	bool have_password_hash;     /* SV_AUTH_PASSWORD: SoftEther's hash */
+	uint8_t password_hash[20];
+	char *stored_password;       /* owned; SV_AUTH_PLAIN */
+	uint8_t *account_cert;       /* owned DER; SV_AUTH_CERT without --cert */
+	size_t account_cert_len;
+	uint8_t *account_key;        /* owned DER (wiped on cleanup) */
+	size_t account_key_len;
+
+	/*
+	 * Upstream proxy to reach the VPN server. The options as given
+	 * (upstream_proxy owned, may hold a password; never print it), and the
+	 * decision made from them, the .vpn account's Proxy* items and the
+	 * environment (platform/upstream_cfg.h): use_upstream says whether to
+	 * connect through cfg->upstream; upstream_source names what decided
+	 * ("--upstream-proxy", "account", "HTTPS_PROXY", ...; static string,
+	 * NULL when nothing was configured).
+	 */
+	char *upstream_proxy;
+	bool no_upstream_proxy;
+	bool use_upstream;
+	struct sv_upstream_cfg upstream;
+	const char *upstream_source;
+
+	/*
+	 * Trust on first use. known_servers: the file consulted when no
+	 * pin/ca/system-ca/insecure was chosen (owned; --known-servers or the
+	 * default path; NULL if there is none). known_line > 0: verify is
+	 * SV_TLS_VERIFY_PIN with the pin recorded on that line. tofu_record:
+	 * --trust-on-first-use and no entry yet: verify is
+	 * SV_TLS_VERIFY_INSECURE and the certificate seen must be recorded
+	 * (sv_known_servers_add) once the login succeeded.
+	 */
+	bool tofu;
+	char *known_servers;
+	unsigned known_line;
+	bool tofu_record;
+
+	/* What the .vpn account asked for that we do not do (for a log line). */
+	unsigned account_max_connection;
+	bool account_half_connection, account_use_compress;
+	bool account_check_server_cert, account_has_server_cert;
 };
 
 void sv_config_init(struct sv_config *c);
+/* Frees and wipes the secrets; leaves *c zeroed. */
 void sv_config_cleanup(struct sv_config *c);
 int sv_config_parse(struct sv_config *c, int argc, char **argv, char *err, size_t errcap);
 /* Usage text for --help. */
 const char *sv_config_usage(void);
+
+/*
+ * Writes the effective settings to f in the configuration file's syntax, with
+ * comments saying where secrets come from (never the secrets themselves).
+ */
+void sv_config_print(const struct sv_config *c, FILE *f);
+
+/* Logs (info) what the .vpn account asked for that is handled differently:
+ * several connections, half-duplex, compression, the certificate check. */
+void sv_config_log_notes(const struct sv_config *c);
 
 /* "02:5e:00:11:22:33" or "02-5e-..." -> mac; 0 or SV_E_INVAL. */
 int sv_config_parse_mac(const char *s, uint8_t mac[6]);

@@ -1,13 +1,17 @@
 /*
- * sevpn-proxy: process entry. Parses the command line, reads the password, derives the
- * MAC and installation id, then runs the client (app.c) and turns its result into the
+ * sevpn-proxy: process entry. Parses the command line (with the configuration file and
+ * the .vpn account), reads the password, derives the MAC and installation id, then runs the client (app.c) and turns its result into the
  * exit status documented in --help.
  */
 #define SV_LOG_MODULE "main"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/auth.h"
 #include "core/credentials.h"
@@ -34,15 +38,24 @@ read_credential_file(const char *opt, const char *path, uint8_t **data, size_t *
 	return r;
 }
 
-/* Reads --cert and --key and checks that they belong together. 0, or a message logged
- * and SV_E_INVAL (or another error code). */
+/* The client certificate and key: --cert/--key, else the account file's (DER in
+ * memory). 0, or a message logged and SV_E_INVAL (or another error code). */
 static int
 load_credentials(const struct sv_config *cfg, struct sv_credentials **out)
 {
 	uint8_t *cert = NULL, *key = NULL;
 	size_t cert_len = 0, key_len = 0;
 	char err[512] = "";
-	int r = read_credential_file("--cert", cfg->cert_file, &cert, &cert_len);
+	int r;
+
+	if (cfg->cert_file == NULL) {
+		r = sv_credentials_new(out, cfg->account_cert, cfg->account_cert_len,
+			cfg->account_key, cfg->account_key_len, err, sizeof err);
+		if (r != 0)
+			log_err("account %s: ClientCert / ClientKey: %s", cfg->account_file, err);
+		return r;
+	}
+	r = read_credential_file("--cert", cfg->cert_file, &cert, &cert_len);
 	if (r != 0)
 		return r;
 	r = read_credential_file("--key", cfg->key_file, &key, &key_len);
@@ -55,6 +68,108 @@ load_credentials(const struct sv_config *cfg, struct sv_credentials **out)
 	}
 	free(cert);
 	return r;
+}
+
+static void
+wipe_free(char *s)
+{
+	if (s != NULL) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+/* --password-env VAR: its value (returned owned), removed from the environment
+ * so that child processes never see it. NULL with a message in err. */
+static char *
+password_from_env(const char *var, char *err, size_t errcap)
+{
+	char *env = getenv(var);
+	if (env == NULL) {
+		snprintf(err, errcap, "--password-env %s: the variable is not set", var);
+		return NULL;
+	}
+	char *p = strdup(env);
+	explicit_bzero(env, strlen(env)); /* /proc/PID/environ shows the original */
+	unsetenv(var);
+	if (p == NULL)
+		snprintf(err, errcap, "out of memory reading the password");
+	return p;
+}
+
+/*
+ * The password, from the first source that has one: --password-env VAR,
+ * $SEVPN_PASSWORD, --password-file, the account file's stored password (then
+ * *stored is set and NULL returned for SV_AUTH_PASSWORD, whose hash is in cfg),
+ * a prompt on the terminal. NULL and a message in err when there is none.
+ */
+static char *
+get_password(const struct sv_config *cfg, bool *stored, char *err, size_t errcap)
+{
+	*stored = false;
+	if (cfg->password_env != NULL)
+		return password_from_env(cfg->password_env, err, errcap);
+	if (getenv("SEVPN_PASSWORD") != NULL || cfg->password_file != NULL)
+		return sv_os_read_password(cfg->password_file, cfg->user, cfg->server_host,
+			err, errcap);
+	if (cfg->authtype == SV_AUTH_PLAIN && cfg->stored_password != NULL) {
+		char *p = strdup(cfg->stored_password);
+		if (p == NULL)
+			snprintf(err, errcap, "out of memory reading the password");
+		return p;
+	}
+	if (cfg->authtype == SV_AUTH_PASSWORD && cfg->have_password_hash) {
+		*stored = true;
+		return NULL;
+	}
+	return sv_os_read_password(NULL, cfg->user, cfg->server_host, err, errcap);
+}
+
+/* --check-config: the credentials must be there (without prompting or
+ * connecting). 0 or SV_E_INVAL, with a message logged. */
+static int
+check_credentials(const struct sv_config *cfg)
+{
+	struct sv_credentials *creds = NULL;
+	uint8_t *data = NULL;
+	size_t len = 0;
+	int r = 0;
+
+	if (cfg->authtype == SV_AUTH_CERT) {
+		r = load_credentials(cfg, &creds);
+		sv_credentials_free(creds);
+	} else if (cfg->authtype != SV_AUTH_ANONYMOUS && cfg->password_env != NULL &&
+		   getenv(cfg->password_env) == NULL) {
+		log_err("--password-env %s: the variable is not set", cfg->password_env);
+		r = SV_E_INVAL;
+	} else if (cfg->authtype != SV_AUTH_ANONYMOUS && cfg->password_file != NULL &&
+		   (r = sv_os_read_file(cfg->password_file, 64 * 1024, &data, &len)) != 0) {
+		log_err_r(r, "cannot read --password-file %s", cfg->password_file);
+	}
+	if (data != NULL) {
+		explicit_bzero(data, len);
+		free(data);
+	}
+	return r != 0 ? SV_E_INVAL : 0;
+}
+
+/* --log-file: appended to, created 0600. */
+static FILE *
+open_log_file(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		fprintf(stderr, "sevpn-proxy: cannot open --log-file %s: %s\n", path,
+			strerror(errno));
+		return NULL;
+	}
+	FILE *f = fdopen(fd, "a");
+	if (f == NULL) {
+		close(fd);
+		return NULL;
+	}
+	setvbuf(f, NULL, _IOLBF, 0);
+	return f;
 }
 
 static int
@@ -84,7 +199,8 @@ int
 main(int argc, char **argv)
 {
 	struct sv_config cfg;
-	char err[512] = "";
+	char err[1024] = "";
+	FILE *log_file = NULL;
 	sv_config_init(&cfg);
 	if (sv_config_parse(&cfg, argc, argv, err, sizeof err) != 0) {
 		fprintf(stderr, "sevpn-proxy: %s\n", err);
@@ -97,6 +213,21 @@ main(int argc, char **argv)
 		return 0;
 	}
 	sv_log_set_level(cfg.log_level);
+	if (cfg.check_config) {
+		int ok = check_credentials(&cfg) == 0;
+		if (ok)
+			sv_config_print(&cfg, stdout);
+		sv_config_cleanup(&cfg);
+		return ok ? SV_EXIT_OK : SV_EXIT_REFUSED;
+	}
+	if (cfg.log_file != NULL) {
+		if ((log_file = open_log_file(cfg.log_file)) == NULL) {
+			sv_config_cleanup(&cfg);
+			return SV_EXIT_FAILURE;
+		}
+		sv_log_set_sink(log_file);
+	}
+	sv_config_log_notes(&cfg);
 	sv_os_raise_nofile();
 
 	struct sv_app_params p = { .cfg = &cfg, .authtype = cfg.authtype };
@@ -110,33 +241,38 @@ main(int argc, char **argv)
 		}
 		sv_credentials_session_cert(creds, &p.cert);
 	} else if (cfg.authtype != SV_AUTH_ANONYMOUS) {
-		password = sv_os_read_password(cfg.password_file, cfg.user, cfg.server_host, err,
-			sizeof err);
-		if (password == NULL) {
+		bool stored;
+		password = get_password(&cfg, &stored, err, sizeof err);
+		if (password == NULL && !stored) {
 			log_err("%s", err);
 			rc = SV_EXIT_REFUSED;
 			goto out;
 		}
-		if (cfg.authtype == SV_AUTH_PASSWORD)
-			sv_auth_password_hash(p.password_hash, cfg.user, password, strlen(password));
-		else
+		if (stored) {
+			memcpy(p.password_hash, cfg.password_hash, sizeof p.password_hash);
+			log_debug("password: the hash stored in the account file");
+		} else if (cfg.authtype == SV_AUTH_PASSWORD) {
+			sv_auth_password_hash(p.password_hash, cfg.user, password,
+				strlen(password));
+		} else {
 			p.plain_password = password;
+		}
 	}
 	if (prepare_identity(&cfg, &p) != 0)
 		goto out;
 	if (cfg.authtype == SV_AUTH_PASSWORD) { /* only the hash is needed from here on */
-		explicit_bzero(password, strlen(password));
-		free(password);
+		wipe_free(password);
 		password = NULL;
 	}
 	rc = sv_app_run(&p);
 out:
 	explicit_bzero(p.password_hash, sizeof p.password_hash);
 	sv_credentials_free(creds);
-	if (password != NULL) {
-		explicit_bzero(password, strlen(password));
-		free(password);
-	}
+	wipe_free(password);
 	sv_config_cleanup(&cfg);
+	if (log_file != NULL) {
+		sv_log_set_sink(NULL);
+		fclose(log_file);
+	}
 	return rc;
 }

@@ -38,6 +38,7 @@
 #include "netstack/stack.h"
 #include "platform/app.h"
 #include "platform/control.h"
+#include "platform/known.h"
 #include "platform/status.h"
 #include "platform/os.h"
 #include "platform/platform.h"
@@ -142,6 +143,9 @@ struct app {
 	/* exec mode */
 	uv_process_t child;
 	bool child_running;
+	/* trust on first use: the certificate recorded by this process */
+	bool tofu_pinned;
+	uint8_t tofu_pin[32];
 };
 
 static void tun_fail(struct tun *t, int err);
@@ -381,6 +385,31 @@ on_frame(void *arg, const uint8_t *frame, size_t len)
 	sv_stack_input(frame, len);
 }
 
+/* Trust on first use: the login succeeded with an unverified certificate; remember it
+ * (known_servers) so that every later connection must present the same one. */
+static void
+tofu_record(struct app *a, struct tun *t)
+{
+	const struct sv_config *c = a->cfg;
+	if (!sv_tls_peer_cert_sha256(t->tls, a->tofu_pin))
+		return;
+	a->tofu_pinned = true;
+	char hex[65];
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", a->tofu_pin[i]);
+	int r = c->known_servers ? sv_known_servers_add(c->known_servers, c->server_host,
+					   c->server_port, a->tofu_pin)
+				 : SV_E_INVAL;
+	if (r != 0)
+		log_warn_r(r, "trust on first use: could not record the certificate "
+			"(SHA-256 %s) in %s; it is trusted for this run only", hex,
+			c->known_servers ? c->known_servers : "(no known-servers file)");
+	else
+		log_warn("trust on first use: %s:%u presented the certificate SHA-256 %s; "
+			"recorded in %s, later connections must present the same one",
+			c->server_host, c->server_port, hex, c->known_servers);
+}
+
 static void
 on_established(void *arg, const struct sv_welcome *w)
 {
@@ -398,6 +427,8 @@ on_established(void *arg, const struct sv_welcome *w)
 	a->sessions++;
 	if (a->first_session_at == 0)
 		a->first_session_at = a->session_at;
+	if (a->cfg->tofu_record && !a->tofu_pinned)
+		tofu_record(a, t);
 	log_info("session: %s established on hub %s as %s (%s, timeout %u s)",
 		w->session_name, a->cfg->hub, a->cfg->user, sv_tls_suite_name(t->tls),
 		w->timeout_ms / 1000);
@@ -599,7 +630,17 @@ explain(struct tun *t, int err)
 		return;
 	}
 	case SV_E_CERT:
-		return; /* tls_ended() logged the detail with the fingerprint */
+		/* tls_ended() logged the detail with the fingerprint */
+		if (c->known_line > 0) {
+			uint8_t got[32];
+			char text[1024];
+			if (sv_tls_peer_cert_sha256(t->tls, got)) {
+				sv_known_servers_mismatch_text(c->known_servers, c->known_line,
+					c->server_host, c->server_port, got, text, sizeof text);
+				log_err("%s", text);
+			}
+		}
+		return;
 	case SV_E_NOTVPN:
 		log_err("%s:%u answered, but not as a SoftEther VPN Server; check --server "
 			"(host and port)", c->server_host, c->server_port);
@@ -913,6 +954,10 @@ tun_start_login(struct tun *t)
 	struct sv_tls_config tc = { .verify = c->verify, .ca_file = c->ca_file,
 		.server_name = c->server_host };
 	memcpy(tc.pin, c->pin, sizeof tc.pin);
+	if (t->app->tofu_pinned) { /* recorded at this process's first login */
+		tc.verify = SV_TLS_VERIFY_PIN;
+		memcpy(tc.pin, t->app->tofu_pin, sizeof tc.pin);
+	}
 	int r = 0;
 	if ((t->tls = sv_tls_new(&tc, &r)) == NULL)
 		return r ? r : SV_E_NOMEM;

@@ -40,6 +40,7 @@ static const char usage[] =
 	"                   --socks [ADDR:]PORT [options]\n"
 	"       sevpn-proxy --account FILE.vpn --socks [ADDR:]PORT [options]\n"
 	"       sevpn-proxy [--config FILE] [--profile NAME] [options]\n"
+	"       sevpn-proxy [options] -- COMMAND [ARGS...]\n"
 	"\n"
 	"Connects to a SoftEther VPN Server without root, TUN/TAP or a daemon, takes an\n"
 	"address on the Virtual Hub's network by DHCP, and serves that network locally as\n"
@@ -99,6 +100,15 @@ static const char usage[] =
 	"  -q, --quiet             errors only\n"
 	"  --log-level LEVEL       error, warn, info, debug or trace\n"
 	"  --log-file FILE         append log lines to FILE instead of stderr\n"
+	"For scripts and CI:\n"
+	"  -- COMMAND [ARGS...]    exec mode: once ready, run COMMAND with ALL_PROXY,\n"
+	"                          HTTP_PROXY and HTTPS_PROXY set to the SOCKS5 listener\n"
+	"                          (socks5h://), then stop and exit with its status;\n"
+	"                          125 if the tunnel never came up\n"
+	"  --ready-file PATH       once ready, write the listeners and addresses there\n"
+	"                          as JSON (atomically)\n"
+	"  --control [ADDR:]PORT   loopback HTTP status listener: /status (JSON),\n"
+	"                          /metrics (Prometheus), /healthz\n"
 	"  -h, --help              this text\n"
 	"  --version               version\n"
 	"\n"
@@ -106,7 +116,9 @@ static const char usage[] =
 	"  ready socks5=127.0.0.1:1080 ip=10.77.0.123/24 gw=10.77.0.1 dns=10.77.0.1\n"
 	"Exit status: 0 after SIGINT/SIGTERM, 2 if the server refused the login or the\n"
 	"command line or configuration is wrong, 3 if the server certificate failed\n"
-	"verification, 1 for other failures. See sevpn-proxy(1).\n";
+	"verification, 1 for other failures; in exec mode the command's status, or 125\n"
+	"when the tunnel never came up (126/127: the command could not be run).\n"
+	"See sevpn-proxy(1).\n";
 
 /* see config.h */
 const char *
@@ -176,6 +188,8 @@ sv_config_cleanup(struct sv_config *c)
 	free(c->ca_file);
 	free_socks(c);
 	free(c->log_file);
+	free(c->control);
+	free(c->ready_file);
 	free(c->config_file);
 	free(c->profile);
 	free(c->account_file);
@@ -303,6 +317,8 @@ enum {
 	OPT_PROFILE,
 	OPT_ACCOUNT,
 	OPT_CHECK_CONFIG,
+	OPT_CONTROL,
+	OPT_READY_FILE,
 };
 
 static const struct option options[] = {
@@ -336,6 +352,8 @@ static const struct option options[] = {
 	{ "profile", required_argument, NULL, OPT_PROFILE },
 	{ "account", required_argument, NULL, OPT_ACCOUNT },
 	{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
+	{ "control", required_argument, NULL, OPT_CONTROL },
+	{ "ready-file", required_argument, NULL, OPT_READY_FILE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -353,7 +371,7 @@ is_path(int opt)
 {
 	return opt == OPT_PASSWORD_FILE || opt == OPT_CERT || opt == OPT_KEY ||
 		opt == OPT_CA || opt == OPT_KNOWN_SERVERS || opt == OPT_LOG_FILE ||
-		opt == OPT_ACCOUNT;
+		opt == OPT_ACCOUNT || opt == OPT_READY_FILE;
 }
 
 static const struct option *
@@ -592,6 +610,10 @@ apply(struct sv_config *c, int opt, const char *what, const char *arg, int *nver
 	}
 	case OPT_LOG_FILE:
 		return set_str(&c->log_file, arg);
+	case OPT_CONTROL:
+		return set_str(&c->control, arg);
+	case OPT_READY_FILE:
+		return set_str(&c->ready_file, arg);
 	case OPT_ACCOUNT:
 		return 0; /* read before the layers are applied */
 	case 'v':
@@ -666,7 +688,8 @@ collect_cli(struct parse *s, int argc, char **argv)
 	int opt, r;
 	optind = 0; /* glibc: full reinitialisation, so tests can parse repeatedly */
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":vqh", options, NULL)) != -1) {
+	/* "+": stop at the first non-option, so a command after `--` keeps its own */
+	while ((opt = getopt_long(argc, argv, "+:vqh", options, NULL)) != -1) {
 		if (opt == '?')
 			return fail(s->err, s->cap, "unknown option '%s'; see --help",
 				argv[optind - 1]);
@@ -676,9 +699,13 @@ collect_cli(struct parse *s, int argc, char **argv)
 		if ((r = layer_add(&s->cli, opt, optarg, 0)) != 0)
 			return r;
 	}
+	if (optind < argc && optind > 0 && strcmp(argv[optind - 1], "--") == 0) {
+		s->c->exec_argv = argv + optind; /* exec mode */
+		return 0;
+	}
 	if (optind < argc)
-		return fail(s->err, s->cap, "unexpected argument '%s'; see --help",
-			argv[optind]);
+		return fail(s->err, s->cap, "unexpected argument '%s'; to run a command "
+			"through the tunnel put it after `--`; see --help", argv[optind]);
 	return 0;
 }
 

@@ -119,6 +119,12 @@ struct sv_config {
 	unsigned known_line;
 	bool tofu_record;
 
+	/* --control ADDR (loopback status listener), --ready-file PATH; owned or NULL. */
+	char *control;
+	char *ready_file;
+	/* Exec mode: the command after `--` (borrowed from argv), or NULL. */
+	char **exec_argv;
+
 	/* What the .vpn account asked for that we do not do (for a log line). */
 	unsigned account_max_connection;
 	bool account_half_connection, account_use_compress;

@@ -230,7 +230,14 @@ main(int argc, char **argv)
 	sv_config_log_notes(&cfg);
 	sv_os_raise_nofile();
 
-	struct sv_app_params p = { .cfg = &cfg, .authtype = cfg.authtype };
+	struct sv_app_params p = {
+		.cfg = &cfg,
+		.authtype = cfg.authtype,
+		.upstream = cfg.use_upstream ? &cfg.upstream : NULL,
+		.control = cfg.control,
+		.ready_file = cfg.ready_file,
+		.exec_argv = cfg.exec_argv,
+	};
 	char *password = NULL;
 	struct sv_credentials *creds = NULL;
 	int rc = SV_EXIT_FAILURE;

@@ -23,6 +23,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "auth.h"
 #include "err.h"
@@ -30,6 +31,8 @@
 #include "pack.h"
 #include "session.h"
 #include "tunnel.h"
+
+#define SV_FRAME_MAX_INFLATED 1600 /* spec 11.1: longer frames are discarded */
 
 #define SV_LOG_MODULE "session"
 #include "log.h"
@@ -72,6 +75,8 @@ struct sv_session {
 	uint8_t session_key[20];
 	bool have_key;
 	bool attach;
+	bool compress;         /* asked for use_compress */
+	uint64_t bad_frames;   /* compressed frames that did not inflate */
 	char server_product[128]; /* from the hello */
 	uint32_t server_version, server_build; /* re-attach with session_key instead of a login */
 	struct sv_welcome welcome;
@@ -291,6 +296,7 @@ sv_session_new(const struct sv_session_config *cfg,
 	s->authtype = cfg->authtype;
 	memcpy(s->password_hash, cfg->password_hash, sizeof s->password_hash);
 	memcpy(s->unique_id, cfg->unique_id, sizeof s->unique_id);
+	s->compress = cfg->compress;
 	if (cfg->attach_key != NULL && cfg->attach_welcome != NULL) {
 		s->attach = true;
 		memcpy(s->session_key, cfg->attach_key, sizeof s->session_key);
@@ -448,7 +454,7 @@ build_login(struct sv_pack *pk, const struct sv_session *s)
 	    (r = sv_pack_add_int(pk, "authtype", (uint32_t)s->authtype)) != 0 ||
 	    (r = add_auth(pk, s)) != 0 ||
 	    (r = sv_pack_add_int(pk, "use_encrypt", 1)) != 0 ||
-	    (r = sv_pack_add_int(pk, "use_compress", 0)) != 0 ||
+	    (r = sv_pack_add_int(pk, "use_compress", s->compress ? 1 : 0)) != 0 ||
 	    (r = sv_pack_add_int(pk, "half_connection", 0)) != 0 ||
 	    (r = sv_pack_add_bool(pk, "qos", false)) != 0 ||
 	    (r = sv_pack_add_int(pk, "max_connection", 1)) != 0 ||
@@ -613,7 +619,7 @@ parse_welcome(struct sv_session *s, const struct sv_pack *pk)
 		copy_utf8(w->msg, sizeof w->msg, d, n);
 	/* We asked for TLS-carried, uncompressed blocks; anything else we
 	 * cannot run. */
-	if (!w->use_encrypt || w->use_compress) {
+	if (!w->use_encrypt || (w->use_compress && !s->compress)) {
 		log_err("server chose use_encrypt=%d use_compress=%d, which "
 		        "we did not ask for",
 		        w->use_encrypt, w->use_compress);
@@ -765,9 +771,23 @@ static void
 deliver_frame(void *arg, const uint8_t *frame, size_t len)
 {
 	struct sv_session *s = arg;
+	uint8_t plain[SV_FRAME_MAX_INFLATED];
 
-	if (s->err == 0 && s->ops->on_frame != NULL)
-		s->ops->on_frame(s->arg, frame, len);
+	if (s->err != 0 || s->ops->on_frame == NULL)
+		return;
+	if (s->welcome.use_compress) {
+		/* Spec 11.4: every frame is one zlib stream; a frame that does not inflate
+		 * to at most 1600 bytes is dropped, as the server drops oversized ones. */
+		uLongf n = sizeof plain;
+		if (uncompress(plain, &n, frame, (uLong)len) != Z_OK) {
+			if (s->bad_frames++ == 0)
+				log_warn("a compressed frame did not inflate; dropped");
+			return;
+		}
+		frame = plain;
+		len = n;
+	}
+	s->ops->on_frame(s->arg, frame, len);
 }
 
 static int
@@ -850,6 +870,14 @@ sv_session_send_frame(struct sv_session *s, const void *frame, size_t len)
 {
 	if (s->err != 0 || s->state != SV_SESSION_ESTABLISHED)
 		return SV_E_CLOSED;
+	if (s->welcome.use_compress) {
+		uint8_t z[SV_FRAME_MAX_INFLATED + 64]; /* > compressBound(1600) */
+		uLongf n = sizeof z;
+		if (len > SV_FRAME_MAX_INFLATED ||
+		    compress2(z, &n, frame, (uLong)len, Z_BEST_SPEED) != Z_OK)
+			return SV_E_TOOBIG;
+		return sv_tunnel_put_frame(&s->tx, &s->out, z, n);
+	}
 	return sv_tunnel_put_frame(&s->tx, &s->out, frame, len);
 }
 

@@ -71,6 +71,8 @@ struct sv_session_config {
 	 * call. The server answers error 13 when that session is gone. */
 	const uint8_t *attach_key;
 	const struct sv_welcome *attach_welcome;
+	/* Ask for per-frame zlib compression (spec 11.4); used if the server agrees. */
+	bool compress;
 };
 
 /* What the welcome PACK granted, for logs and policy. */

@@ -134,6 +134,7 @@ struct app {
 
 	bool ready, stopping;
 	uint64_t shutdown_deadline;
+	uint64_t auto_disconnect_at; /* the hub's AutoDisconnect policy, 0 = none */
 	/* for the status screen */
 	uint64_t started_at, first_session_at, session_at; /* Unix seconds */
 	unsigned sessions, reconnects;
@@ -434,6 +435,12 @@ on_established(void *arg, const struct sv_welcome *w)
 		w->timeout_ms / 1000);
 	if (w->msg[0] != '\0')
 		log_info("session: message from the hub: %s", w->msg);
+	if (w->policy_auto_disconnect) {
+		/* spec 8: enforced by the client, and the official one does not retry */
+		a->auto_disconnect_at = sv_now_ms() + (uint64_t)w->policy_auto_disconnect * 1000;
+		log_info("session: the hub's policy ends this session after %u s",
+			w->policy_auto_disconnect);
+	}
 	if (w->policy_max_download || w->policy_max_upload)
 		log_info("session: the hub limits this user to %u kbit/s down, %u kbit/s up",
 			w->policy_max_download / 1000, w->policy_max_upload / 1000);
@@ -882,6 +889,7 @@ arm_timer(struct app *a)
 	earliest(&next, a->connect_deadline);
 	earliest(&next, a->retry_at);
 	earliest(&next, a->shutdown_deadline);
+	earliest(&next, a->auto_disconnect_at);
 	uv_timer_start(&a->timer, on_timer, next > now ? next - now : 0, 0);
 }
 
@@ -906,6 +914,14 @@ on_timer(uv_timer_t *timer)
 	if (a->shutdown_deadline && now >= a->shutdown_deadline) {
 		log_debug("shutdown: the server did not take the close in time");
 		finish(a, a->exit_code);
+		return;
+	}
+	if (a->auto_disconnect_at && now >= a->auto_disconnect_at && !a->stopping) {
+		a->auto_disconnect_at = 0;
+		log_err("the hub's policy (AutoDisconnect) ended the session; not reconnecting, "
+			"as the official client does not (SoftEther error 126)");
+		a->exit_code = SV_EXIT_FAILURE;
+		begin_shutdown(a);
 		return;
 	}
 	if (a->connect_deadline && now >= a->connect_deadline) {
@@ -986,6 +1002,7 @@ tun_start_login(struct tun *t)
 		.on_frame = on_frame,
 		.on_established = on_established,
 	};
+	sc.compress = p->compress;
 	sv_session_set_random(session_random);
 	t->sess = sv_session_new(&sc, &ops, t);
 	explicit_bzero(sc.password_hash, sizeof sc.password_hash);

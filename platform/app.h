@@ -46,6 +46,8 @@ struct sv_app_params {
 	/* Exec mode: run this command once ready, with ALL_PROXY / HTTP(S)_PROXY pointing at
 	 * the first SOCKS5 listener, then stop and exit with its status. NULL: none. */
 	char *const *exec_argv;
+	/* Ask the server for per-frame compression (--compress). */
+	bool compress;
 };
 
 /* Runs until a signal or a fatal error; returns an enum sv_exit value. */

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <zlib.h>
 
 #include <bearssl.h>
 #include <cmocka.h>
@@ -1020,11 +1021,81 @@ login_keeps_the_session_key_for_a_later_reattach(void **state)
 	assert_non_null(sv_session_welcome(h->s));
 }
 
+/* Welcome with use_compress=1 (the server granted compression). */
+static void
+reply_welcome_compressed(struct sv_buf *out)
+{
+	struct sv_pack pk;
+	uint8_t key[20] = { 0 };
+
+	sv_pack_init(&pk);
+	assert_int_equal(sv_pack_add_str(&pk, "session_name", "SID-ALICE-9"), 0);
+	assert_int_equal(sv_pack_add_data(&pk, "session_key", key, sizeof key), 0);
+	assert_int_equal(sv_pack_add_int(&pk, "use_encrypt", 1), 0);
+	assert_int_equal(sv_pack_add_int(&pk, "use_compress", 1), 0);
+	assert_int_equal(sv_pack_add_int(&pk, "timeout", 20000), 0);
+	assert_int_equal(fake_server_reply_pack(out, &pk), 0);
+	sv_pack_cleanup(&pk);
+}
+
+/* Spec 11.4: with compression every frame is one zlib stream, both ways. */
+static void
+compressed_frames_are_deflated_and_inflated(void **state)
+{
+	struct harness *h = *state;
+	uint8_t f[300], z[400];
+
+	h->cfg.compress = true;
+	new_session(h);
+	run_to_welcome(h);
+	expect_int(&h->fs.last_pack, "use_compress", 1);
+	reply_welcome_compressed(&h->reply);
+	assert_int_equal(server_to_client(h, T0 + 20), 0);
+	assert_int_equal(sv_session_state(h->s), SV_SESSION_ESTABLISHED);
+	client_to_server(h);
+
+	/* client -> server: the wire frame inflates to what was sent */
+	memset(f, 0x42, sizeof f);
+	f[0] = 0x11;
+	assert_int_equal(sv_session_send_frame(h->s, f, sizeof f), 0);
+	sv_session_flush(h->s);
+	client_to_server(h);
+	assert_int_equal(h->fs.nframes, 1);
+	assert_true(h->fs.frame_len[0] < sizeof f); /* it was compressed */
+
+	/* server -> client: a zlib frame arrives inflated; garbage is dropped */
+	uLongf zn = sizeof z;
+	assert_int_equal(compress2(z, &zn, f, sizeof f, 6), Z_OK);
+	assert_int_equal(sv_buf_put_u32(&h->reply, 2), 0);
+	assert_int_equal(sv_buf_put_u32(&h->reply, (uint32_t)zn), 0);
+	assert_int_equal(sv_buf_put(&h->reply, z, zn), 0);
+	assert_int_equal(sv_buf_put_u32(&h->reply, 5), 0);
+	assert_int_equal(sv_buf_put(&h->reply, "junk!", 5), 0);
+	assert_int_equal(server_to_client(h, T0 + 100), 0);
+	assert_int_equal(h->nframes, 1);
+	assert_int_equal(h->frame_len[0], sizeof f);
+	assert_int_equal(h->frame_first[0], 0x11);
+}
+
+static void
+compression_granted_without_asking_is_a_protocol_error(void **state)
+{
+	struct harness *h = *state;
+
+	new_session(h);
+	run_to_welcome(h);
+	expect_int(&h->fs.last_pack, "use_compress", 0);
+	reply_welcome_compressed(&h->reply);
+	assert_int_equal(server_to_client(h, T0 + 20), SV_E_PROTO);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    T(signature_request_goes_out_first),
+	    T(compressed_frames_are_deflated_and_inflated),
+	    T(compression_granted_without_asking_is_a_protocol_error),
 	    T(reattach_sends_the_session_key_and_no_credentials),
 	    T(reattach_to_a_gone_session_reports_error_13),
 	    T(login_keeps_the_session_key_for_a_later_reattach),

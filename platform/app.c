@@ -725,7 +725,7 @@ attempt_failed(struct app *a, struct tun *t, int err)
 		return;
 	}
 	if (t != NULL && t->reattach &&
-		(t->state < TUN_ESTABLISHED || sv_now_ms() - t->established_at < REATTACH_HOLD_MS)) {
+		(t->established_at == 0 || sv_now_ms() - t->established_at < REATTACH_HOLD_MS)) {
 		/* the old session is gone (error 13), or the server dropped the re-attached
 		 * connection at once (5.01 after an abrupt loss, spec 13.3): log in afresh */
 		log_info("re-attach did not hold; logging in again");

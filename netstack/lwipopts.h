@@ -104,6 +104,10 @@
 #define DNS_MAX_NAME_LENGTH 256
 #define LWIP_DNS_SUPPORT_MDNS_QUERIES 0
 #define DNS_LOCAL_HOSTLIST 0
+/* UDP sockets for SOCKS5 UDP ASSOCIATE and udp forwards (netstack/udpconn.c) come from
+ * malloc like everything else; udp_new picks ephemeral ports from 0xC000-0xFFFF. Large
+ * datagrams leave as IP fragments (IP_FRAG, LWIP_IPV6_FRAG) and arrive reassembled
+ * (IP_REASSEMBLY: at most IP_REASS_MAX_PBUFS fragments held at once). */
 
 /* --- TCP ---------------------------------------------------------------------------- */
 #define LWIP_TCP 1
@@ -125,7 +129,12 @@
 #define TCP_OOSEQ_MAX_PBUFS 1024
 #define LWIP_TCP_SACK_OUT 1
 #define LWIP_TCP_MAX_SACK_NUM 4
+/* Listeners (netstack/tcplisten.c): the backlog counts half-open connections and those
+ * accepted but not yet handed to the user (tcp_backlog_delayed). */
 #define TCP_LISTEN_BACKLOG 1
+/* SOF_REUSEADDR, set on listeners only: a listener can be reopened on its port while
+ * connections it accepted sit in TIME_WAIT (never two listeners on one port). */
+#define SO_REUSE 1
 #define LWIP_TCP_KEEPALIVE 1
 #define TCP_KEEPIDLE_DEFAULT 60000UL  /* first probe after 60 s idle */
 #define TCP_KEEPINTVL_DEFAULT 15000UL /* then every 15 s */

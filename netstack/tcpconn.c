@@ -4,7 +4,9 @@
  * States: CONNECTING -> OPEN -> (DEAD | closed by the user). DEAD means lwIP freed the pcb
  * abnormally (reset, timeout, abort) and ops->on_error is (or will be) reported; only
  * sv_tcpconn_close() may follow. The user's close frees the object at once, or at the end
- * of the dispatch if it happens inside one of our callbacks.
+ * of the dispatch if it happens inside one of our callbacks. A connection accepted by a
+ * listener (tcplisten.c, via sv_tcpconn_wrap_accepted) starts in OPEN with ops NULL:
+ * its events accumulate and dispatch() delivers nothing until sv_tcpconn_set_ops().
  *
  * Invariants:
  *  - c->pcb is NULL, or a live pcb whose arg/recv/sent/err/poll callbacks point here.
@@ -37,6 +39,7 @@
 #include "core/log.h"
 #include "netstack/internal.h"
 #include "netstack/tcpconn.h"
+#include "netstack/tcpconn_internal.h"
 
 #define CONNECT_TIMEOUT_DEFAULT_MS 10000u
 #define POLL_INTERVAL 1 /* lwIP coarse timer ticks (500 ms) */
@@ -79,9 +82,9 @@ struct sv_tcpconn {
 	struct pbuf **rxq;
 	unsigned rxq_cap, rxq_head, rxq_count;
 	size_t rx_bytes;
-	/* local address once connected */
-	struct sv_ip local_ip;
-	uint16_t local_port;
+	/* local address once connected; remote address from the start */
+	struct sv_ip local_ip, peer_ip;
+	uint16_t local_port, peer_port;
 	/* dirty list: written since the last flush */
 	struct sv_tcpconn *dirty_prev, *dirty_next;
 	bool dirty;
@@ -165,6 +168,25 @@ detach(struct sv_tcpconn *c)
 	c->pcb = NULL;
 	unmark_dirty(c);
 	return pcb;
+}
+
+static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err);
+static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len);
+static err_t on_poll(void *arg, struct tcp_pcb *pcb);
+static void on_err(void *arg, err_t err);
+
+/* Hear about pcb from now on: every lwIP callback points at c. */
+static void
+attach(struct sv_tcpconn *c, struct tcp_pcb *pcb)
+{
+	c->pcb = pcb;
+	tcp_arg(pcb, c);
+	tcp_recv(pcb, on_recv);
+	tcp_sent(pcb, on_sent);
+	tcp_err(pcb, on_err);
+	tcp_poll(pcb, on_poll, POLL_INTERVAL);
+	tcp_nagle_disable(pcb); /* we batch per loop turn (sv_stack_flush) instead */
+	ip_set_option(pcb, SOF_KEEPALIVE);
 }
 
 /* --- receive queue ------------------------------------------------------------------ */
@@ -444,6 +466,8 @@ dispatch(struct sv_defer *d)
 	struct sv_tcpconn *c = (struct sv_tcpconn *)(void *)d;
 	unsigned ev;
 
+	if (c->ops == NULL)
+		return; /* accepted, not handed over yet: sv_tcpconn_set_ops() posts again */
 	c->in_dispatch = true;
 	while (!c->closed && (ev = next_event(c)) != 0)
 		deliver(c, ev);
@@ -500,15 +524,10 @@ sv_tcpconn_connect(struct sv_tcpconn **out, const struct sv_ip *dst, uint16_t po
 	c->arg = arg;
 	c->id = next_id++;
 	c->state = CONN_CONNECTING;
-	c->pcb = pcb;
+	c->peer_ip = *dst;
+	c->peer_port = port;
 	c->deadline = sys_now() + (timeout_ms ? timeout_ms : CONNECT_TIMEOUT_DEFAULT_MS);
-	tcp_arg(pcb, c);
-	tcp_recv(pcb, on_recv);
-	tcp_sent(pcb, on_sent);
-	tcp_err(pcb, on_err);
-	tcp_poll(pcb, on_poll, POLL_INTERVAL);
-	tcp_nagle_disable(pcb); /* we batch per loop turn (sv_stack_flush) instead */
-	ip_set_option(pcb, SOF_KEEPALIVE);
+	attach(c, pcb);
 
 	err_t e = tcp_connect(pcb, &ip, port, on_connected);
 	if (e != ERR_OK) {
@@ -700,4 +719,64 @@ sv_tcpconn_local(const struct sv_tcpconn *c, struct sv_ip *ip, uint16_t *port)
 	if (port)
 		*port = c->local_port;
 	return true;
+}
+
+/* see tcpconn.h */
+bool
+sv_tcpconn_peer(const struct sv_tcpconn *c, struct sv_ip *ip, uint16_t *port)
+{
+	if (c->peer_port == 0)
+		return false;
+	if (ip)
+		*ip = c->peer_ip;
+	if (port)
+		*port = c->peer_port;
+	return true;
+}
+
+/* see tcpconn.h */
+void
+sv_tcpconn_set_ops(struct sv_tcpconn *c, const struct sv_tcpconn_ops *ops, void *arg)
+{
+	if (c == NULL || ops == NULL || c->closed)
+		return;
+	c->ops = ops;
+	c->arg = arg;
+	if (c->events != 0 && !c->in_dispatch)
+		sv_stack_defer(&c->defer, dispatch);
+}
+
+/* --- accepted connections (tcplisten.c) --------------------------------------------- */
+
+/* see tcpconn_internal.h */
+struct sv_tcpconn *
+sv_tcpconn_wrap_accepted(struct tcp_pcb *pcb)
+{
+	struct sv_tcpconn *c = calloc(1, sizeof *c);
+	if (c == NULL)
+		return NULL;
+	c->id = next_id++;
+	c->state = CONN_OPEN;
+	sv_ip_from_lwip(&pcb->local_ip, &c->local_ip);
+	c->local_port = pcb->local_port;
+	sv_ip_from_lwip(&pcb->remote_ip, &c->peer_ip);
+	c->peer_port = pcb->remote_port;
+	attach(c, pcb);
+	log_debug("conn %u: accepted on port %u from port %u", c->id, (unsigned)c->local_port,
+		(unsigned)c->peer_port);
+	return c;
+}
+
+/* see tcpconn_internal.h */
+struct tcp_pcb *
+sv_tcpconn_pcb(const struct sv_tcpconn *c)
+{
+	return c->pcb;
+}
+
+/* see tcpconn_internal.h */
+bool
+sv_tcpconn_is_gone(const struct sv_tcpconn *c)
+{
+	return c->err != 0 && c->rx_bytes == 0;
 }

@@ -16,6 +16,11 @@
  * the object; no callback runs after it. ops->on_error reports a connection that ended
  * on its own (reset, timeout, abort); the object is then already dead: do not call
  * anything on it except sv_tcpconn_close() (which just frees it).
+ *
+ * Connections also come from a listener (netstack/tcplisten.h): those arrive established,
+ * never see on_connected, and have no ops until the acceptor calls sv_tcpconn_set_ops();
+ * events that happen before then wait and are delivered after it. Otherwise they behave
+ * exactly like connections from sv_tcpconn_connect().
  */
 #ifndef SV_TCPCONN_H
 #define SV_TCPCONN_H
@@ -73,7 +78,15 @@ void sv_tcpconn_close(struct sv_tcpconn *c);
  * complete) and free. Accepts NULL. */
 void sv_tcpconn_abort(struct sv_tcpconn *c);
 
-/* Local address lwIP used (for SOCKS BND.ADDR). */
+/* Local address lwIP used (for SOCKS BND.ADDR); false before connected. */
 bool sv_tcpconn_local(const struct sv_tcpconn *c, struct sv_ip *ip, uint16_t *port);
+/* Remote address: the destination of sv_tcpconn_connect(), or the peer that connected
+ * to a listener. Either pointer may be NULL. */
+bool sv_tcpconn_peer(const struct sv_tcpconn *c, struct sv_ip *ip, uint16_t *port);
+
+/* Replace the callbacks and their argument (ops borrowed, must outlive c; not NULL).
+ * An accepted connection must get its ops this way; events that were waiting for ops
+ * are delivered from the next sv_stack_flush() (never synchronously). */
+void sv_tcpconn_set_ops(struct sv_tcpconn *c, const struct sv_tcpconn_ops *ops, void *arg);
 
 #endif

@@ -8,7 +8,9 @@
  *
  * The tests share one stack (lwIP can be initialised once per process) and run in order:
  * before the lease, lease, bulk transfer both ways with half-close, the remote closing
- * first, refused connect, resolve.
+ * first, refused connect, resolve; then UDP (udpconn.h: echo through slirp's NAT, a slirp
+ * UDP port forward into a bound socket, the receive queue bound) and TCP listening
+ * (tcplisten.h: a kernel client reaches the listener through slirp_add_hostfwd).
  */
 #define _GNU_SOURCE /* accept4 */
 #include <errno.h>
@@ -34,6 +36,8 @@
 #include "netstack/resolve.h"
 #include "netstack/stack.h"
 #include "netstack/tcpconn.h"
+#include "netstack/tcplisten.h"
+#include "netstack/udpconn.h"
 
 #define PHASE_LIMIT_MS 20000
 #define BULK_BYTES (8u * 1024u * 1024u)
@@ -69,6 +73,7 @@ static struct {
 	struct sv_lease lease;
 	unsigned rst_sent; /* TCP segments with RST that the stack sent */
 	unsigned blocked;  /* frames the hermetic filter kept from slirp */
+	unsigned frag6_sent; /* IPv6 fragments the stack sent */
 	unsigned dns_queries;
 } H;
 
@@ -283,7 +288,7 @@ ip4_dst_is(const uint8_t *f, uint8_t a, uint8_t b, uint8_t c, uint8_t d)
 /*
  * Hermetic filter: slirp is a real NAT, so only frames that stay inside it pass: ARP,
  * IPv4 to 10.0.2.2 (= 127.0.0.1) or broadcast (DHCP), IPv6 to link-local or multicast
- * (ND, MLD, DHCPv6). DNS is answered here.
+ * (ND, MLD, DHCPv6) or to fec0::2 (= ::1). DNS is answered here.
  */
 static bool
 may_reach_slirp(const uint8_t *f, size_t len)
@@ -303,8 +308,10 @@ may_reach_slirp(const uint8_t *f, size_t len)
 		return ip4_dst_is(f, 10, 0, 2, 2) || ip4_dst_is(f, 255, 255, 255, 255);
 	}
 	if (type == 0x86dd && len >= 14 + 40) {
+		static const uint8_t slirp_host6[16] = { 0xfe, 0xc0, [15] = 2 };
 		const uint8_t *dst = f + 14 + 24;
-		return dst[0] == 0xff || (dst[0] == 0xfe && (dst[1] & 0xc0) == 0x80);
+		return dst[0] == 0xff || (dst[0] == 0xfe && (dst[1] & 0xc0) == 0x80) ||
+			memcmp(dst, slirp_host6, 16) == 0;
 	}
 	return false;
 }
@@ -314,6 +321,8 @@ stack_output(void *arg, const uint8_t *frame, size_t len)
 {
 	(void)arg;
 	count_rst(frame, len);
+	if (len >= 14 + 40 && frame[12] == 0x86 && frame[13] == 0xdd && frame[14 + 6] == 44)
+		H.frag6_sent++;
 	if (!may_reach_slirp(frame, len)) {
 		H.blocked++;
 		return;
@@ -499,6 +508,14 @@ peer_io(struct peer *p)
 
 static struct peer *active_peer;
 
+/* More host sockets for the pump to poll and serve (UDP tests). */
+struct hostio {
+	void (*add)(void *ctx);
+	void (*io)(void *ctx);
+	void *ctx;
+};
+static struct hostio extra;
+
 static void
 pump_once(void)
 {
@@ -526,10 +543,14 @@ pump_once(void)
 	slirp_pollfds_fill(H.slirp, &timeout, add_poll, NULL);
 	int slirp_n = H.nfds;
 	peer_add_fds(active_peer);
+	if (extra.add)
+		extra.add(extra.ctx);
 	int r = poll(H.fds, (nfds_t)H.nfds, (int)timeout);
 	H.nfds = slirp_n;
 	slirp_pollfds_poll(H.slirp, r < 0, get_revents, NULL);
 	peer_io(active_peer);
+	if (extra.io)
+		extra.io(extra.ctx);
 	run_timers();
 }
 
@@ -1177,6 +1198,727 @@ slaac_address_from_router_advertisement(void **state)
 	assert_int_equal(l.ip6[1].b[1], 0xc0); /* slirp's fec0::/64 */
 }
 
+/* --- UDP (udpconn.h) ------------------------------------------------------------------- */
+
+#define GUEST_UDP_PORT 40053
+#define GUEST_UDP_FLOOD_PORT 40054
+#define GUEST_TCP_PORT 40080
+#define GUEST_TCP_LATE_PORT 40081
+#define GUEST_TCP_GONE_PORT 40082
+#define GUEST_TCP6_PORT 40083
+#define LISTEN_BYTES (3u * 1024u * 1024u)
+#define LATE_BYTES 30000u
+
+static const uint8_t our_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+
+static int
+udp_loopback(uint16_t *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof sa;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+/* slirp forwards 127.0.0.1:<returned port> to 10.0.2.15:guest_port. */
+static uint16_t
+add_hostfwd(bool is_udp, uint16_t guest_port)
+{
+	struct in_addr host = { .s_addr = htonl(INADDR_LOOPBACK) }, guest;
+	inet_pton(AF_INET, "10.0.2.15", &guest);
+	for (int i = 0; i < 20; i++) {
+		uint16_t hp;
+		int fd = is_udp ? udp_loopback(&hp) : listen_loopback(&hp);
+		close(fd);
+		if (slirp_add_hostfwd(H.slirp, is_udp, host, hp, guest, guest_port) == 0)
+			return hp;
+	}
+	fail_msg("no free loopback port for a slirp forward");
+	return 0;
+}
+
+static void
+remove_hostfwd(bool is_udp, uint16_t host_port)
+{
+	struct in_addr host = { .s_addr = htonl(INADDR_LOOPBACK) };
+	assert_int_equal(slirp_remove_hostfwd(H.slirp, is_udp, host, host_port), 0);
+}
+
+/* Kernel UDP echo server on 127.0.0.1, served by the pump. */
+struct uecho {
+	int fd;
+	unsigned echoed;
+};
+
+static void
+uecho_add(void *ctx)
+{
+	struct uecho *e = ctx;
+	H.fds[H.nfds++] = (struct pollfd){ .fd = e->fd, .events = POLLIN };
+}
+
+static void
+uecho_io(void *ctx)
+{
+	static uint8_t buf[65536];
+	struct uecho *e = ctx;
+	struct sockaddr_storage from;
+	for (;;) {
+		socklen_t fl = sizeof from;
+		ssize_t n = recvfrom(e->fd, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
+		if (n < 0)
+			return;
+		assert_int_equal(sendto(e->fd, buf, (size_t)n, 0, (struct sockaddr *)&from, fl), n);
+		e->echoed++;
+	}
+}
+
+/* The lwIP side: records the last datagram; optionally echoes or closes from the
+ * callback; checks a running sequence number in the first two payload bytes. */
+struct urx {
+	struct sv_udpconn *u;
+	int calls, calls_after_close;
+	bool closed, echo, close_in_cb, check_seq, seq_bad;
+	int echo_rc;
+	unsigned next_seq;
+	struct sv_ip src;
+	uint16_t port;
+	size_t len;
+	uint8_t data[65536];
+};
+
+static void
+urx_datagram(void *arg, const struct sv_ip *src, uint16_t port, const uint8_t *data,
+	size_t len)
+{
+	struct urx *r = arg;
+	if (r->closed)
+		r->calls_after_close++;
+	r->calls++;
+	r->src = *src;
+	r->port = port;
+	r->len = len;
+	assert_true(len <= sizeof r->data);
+	if (len > 0)
+		memcpy(r->data, data, len);
+	if (r->check_seq) {
+		if (len < 2 || (unsigned)(data[0] << 8 | data[1]) != r->next_seq)
+			r->seq_bad = true;
+		r->next_seq++;
+	}
+	if (r->echo && r->echo_rc == 0)
+		r->echo_rc = sv_udpconn_sendto(r->u, src, port, data, len);
+	if (r->close_in_cb && !r->closed) {
+		sv_udpconn_close(r->u);
+		r->closed = true;
+	}
+}
+
+static const struct sv_udpconn_ops urx_ops = {
+	.on_datagram = urx_datagram,
+};
+
+struct count_goal {
+	const int *counter;
+	int want;
+};
+
+static bool
+count_reached(void *ctx)
+{
+	struct count_goal *g = ctx;
+	return *g->counter >= g->want;
+}
+
+static void
+fill(uint8_t *b, size_t n, uint32_t seed)
+{
+	for (size_t i = 0; i < n; i++)
+		b[i] = pattern(seed, i);
+}
+
+static void
+udp_echo_through_slirp_in_every_size_including_fragments(void **state)
+{
+	(void)state;
+	static const size_t sizes[] = { 0, 1, 512, 1472, 1473, 3000, 8000, SV_UDP_MAX_PAYLOAD };
+	static uint8_t buf[SV_UDP_MAX_PAYLOAD + 1];
+	static struct urx r;
+	static struct uecho e;
+	uint16_t eport;
+	struct sv_ip dst = ip4(10, 0, 2, 2);
+
+	memset(&r, 0, sizeof r);
+	memset(&e, 0, sizeof e);
+	e.fd = udp_loopback(&eport);
+	extra = (struct hostio){ uecho_add, uecho_io, &e };
+	assert_int_equal(sv_udpconn_open(&r.u, 4, 0, &urx_ops, &r), 0);
+	assert_true(sv_udpconn_port(r.u) != 0);
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		size_t n = sizes[i];
+		struct count_goal g = { &r.calls, r.calls + 1 };
+		fill(buf, n, 0xabc0u + (uint32_t)i);
+		assert_int_equal(sv_udpconn_sendto(r.u, &dst, eport, buf, n), 0);
+		assert_int_equal(r.calls, g.want - 1); /* never synchronous */
+		if (!pump_until(count_reached, &g, PHASE_LIMIT_MS))
+			fail_msg("no echo of a %zu-byte datagram (echoed %u)", n, e.echoed);
+		assert_int_equal(r.len, n);
+		assert_memory_equal(r.data, buf, n);
+		assert_int_equal(r.src.family, 4);
+		assert_memory_equal(r.src.b, ((uint8_t[]){ 10, 0, 2, 2 }), 4);
+		assert_int_equal(r.port, eport);
+	}
+	assert_int_equal(sv_udpconn_dropped(r.u), 0);
+
+	/* refused up front, nothing sent */
+	struct sv_ip v6 = { .family = 6 };
+	v6.b[0] = 0xfe;
+	v6.b[1] = 0xc0;
+	v6.b[15] = 2;
+	assert_int_equal(sv_udpconn_sendto(r.u, &dst, eport, buf, SV_UDP_MAX_PAYLOAD + 1),
+		-EMSGSIZE);
+	assert_int_equal(sv_udpconn_sendto(r.u, &v6, eport, buf, 1), -EAFNOSUPPORT);
+	assert_int_equal(sv_udpconn_sendto(r.u, &dst, 0, buf, 1), SV_E_INVAL);
+
+	/* the port is taken while r.u holds it, for either family */
+	struct sv_udpconn *twin = NULL;
+	assert_int_equal(sv_udpconn_open(&twin, 0, sv_udpconn_port(r.u), &urx_ops, NULL),
+		-EADDRINUSE);
+	assert_int_equal(sv_udpconn_open(&twin, 7, 0, &urx_ops, NULL), SV_E_INVAL);
+
+	sv_udpconn_close(r.u);
+	extra = (struct hostio){ 0 };
+	close(e.fd);
+}
+
+/* A kernel socket sends to slirp's UDP forward; the datagrams arrive unsolicited at our
+ * bound port and the replies (sent from the callback) find their way back. */
+static void
+udp_forward_reaches_bound_port_and_replies_return(void **state)
+{
+	(void)state;
+	static const size_t sizes[] = { 1, 1400, 8000 };
+	static uint8_t buf[8000], got[8192];
+	static struct urx r;
+	uint16_t kport;
+
+	memset(&r, 0, sizeof r);
+	r.echo = true;
+	assert_int_equal(sv_udpconn_open(&r.u, 0, GUEST_UDP_PORT, &urx_ops, &r), 0);
+	assert_int_equal(sv_udpconn_port(r.u), GUEST_UDP_PORT);
+	uint16_t hp = add_hostfwd(true, GUEST_UDP_PORT);
+	int ks = udp_loopback(&kport);
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(hp) };
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		size_t n = sizes[i];
+		fill(buf, n, 0x5150u + (uint32_t)i);
+		assert_int_equal(sendto(ks, buf, n, 0, (struct sockaddr *)&to, sizeof to),
+			(ssize_t)n);
+		ssize_t k = -1;
+		int64_t end = now_ms() + PHASE_LIMIT_MS;
+		while (k < 0 && now_ms() < end) {
+			pump_once();
+			k = recv(ks, got, sizeof got, 0);
+		}
+		assert_int_equal(r.echo_rc, 0);
+		assert_int_equal(k, (ssize_t)n);
+		assert_memory_equal(got, buf, n);
+		assert_int_equal(r.len, n);
+		assert_int_equal(r.src.family, 4); /* slirp shows loopback as its host address */
+		assert_memory_equal(r.src.b, ((uint8_t[]){ 10, 0, 2, 2 }), 4);
+		assert_int_equal(r.port, kport);
+	}
+	assert_int_equal(r.calls, 3);
+	close(ks);
+	remove_hostfwd(true, hp);
+	sv_udpconn_close(r.u);
+}
+
+static int
+udp_loopback6(uint16_t *port)
+{
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	socklen_t sl = sizeof sa;
+	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+	*port = ntohs(sa.sin6_port);
+	return fd;
+}
+
+/* One socket of family 0 talks to an IPv4 and an IPv6 host (slirp maps fec0::2 to ::1).
+ * slirp neither reassembles nor fragments IPv6, so a large datagram is only checked to
+ * leave as fragments. */
+static void
+udp_dual_stack_socket_reaches_ipv4_and_ipv6_hosts(void **state)
+{
+	(void)state;
+	static const size_t sizes[] = { 1, 1400 };
+	static uint8_t buf[8000];
+	static struct urx r;
+	static struct uecho e;
+	uint16_t eport;
+	struct sv_ip v6 = { .family = 6 }, v4 = ip4(10, 0, 2, 2);
+
+	v6.b[0] = 0xfe;
+	v6.b[1] = 0xc0;
+	v6.b[15] = 2;
+	memset(&r, 0, sizeof r);
+	memset(&e, 0, sizeof e);
+	e.fd = udp_loopback6(&eport);
+	extra = (struct hostio){ uecho_add, uecho_io, &e };
+	assert_int_equal(sv_udpconn_open(&r.u, 0, 0, &urx_ops, &r), 0);
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		size_t n = sizes[i];
+		struct count_goal g = { &r.calls, r.calls + 1 };
+		fill(buf, n, 0x6600u + (uint32_t)i);
+		assert_int_equal(sv_udpconn_sendto(r.u, &v6, eport, buf, n), 0);
+		if (!pump_until(count_reached, &g, PHASE_LIMIT_MS))
+			fail_msg("no IPv6 echo of a %zu-byte datagram (echoed %u)", n, e.echoed);
+		assert_int_equal(r.len, n);
+		assert_memory_equal(r.data, buf, n);
+		assert_int_equal(r.src.family, 6);
+		assert_memory_equal(r.src.b, v6.b, 16);
+		assert_int_equal(r.port, eport);
+	}
+	unsigned frags0 = H.frag6_sent;
+	fill(buf, sizeof buf, 0x6666);
+	assert_int_equal(sv_udpconn_sendto(r.u, &v6, eport, buf, 8000), 0);
+	assert_int_equal(H.frag6_sent - frags0, 6); /* 8008 bytes in 1448-byte fragments */
+	extra = (struct hostio){ 0 };
+	close(e.fd);
+
+	/* the same socket, IPv4 */
+	e.fd = udp_loopback(&eport);
+	extra = (struct hostio){ uecho_add, uecho_io, &e };
+	struct count_goal g = { &r.calls, r.calls + 1 };
+	assert_int_equal(sv_udpconn_sendto(r.u, &v4, eport, "four", 4), 0);
+	assert_true(pump_until(count_reached, &g, PHASE_LIMIT_MS));
+	assert_int_equal(r.len, 4);
+	assert_int_equal(r.src.family, 4);
+	extra = (struct hostio){ 0 };
+	close(e.fd);
+	sv_udpconn_close(r.u);
+
+	/* an IPv6-only socket refuses IPv4 destinations */
+	assert_int_equal(sv_udpconn_open(&r.u, 6, 0, &urx_ops, &r), 0);
+	assert_int_equal(sv_udpconn_sendto(r.u, &v4, 9, "x", 1), -EAFNOSUPPORT);
+	sv_udpconn_close(r.u);
+}
+
+/* An Ethernet/IPv4/UDP frame from 10.0.2.2:5000 to us at port dport, payload starting
+ * with a 16-bit sequence number; UDP checksum 0 (none). */
+static size_t
+udp_frame(uint8_t *f, uint16_t dport, unsigned seq, size_t payload)
+{
+	static const uint8_t slirp_mac[6] = { 0x52, 0x55, 0x0a, 0x00, 0x02, 0x02 };
+	size_t ip_len = 20 + 8 + payload;
+
+	memset(f, 0, 14 + ip_len);
+	memcpy(f, our_mac, 6);
+	memcpy(f + 6, slirp_mac, 6);
+	f[12] = 0x08;
+	uint8_t *ip = f + 14;
+	ip[0] = 0x45;
+	ip[2] = (uint8_t)(ip_len >> 8);
+	ip[3] = (uint8_t)ip_len;
+	ip[4] = (uint8_t)(seq >> 8);
+	ip[5] = (uint8_t)seq;
+	ip[8] = 64;
+	ip[9] = 17;
+	memcpy(ip + 12, ((uint8_t[]){ 10, 0, 2, 2 }), 4);
+	memcpy(ip + 16, ((uint8_t[]){ 10, 0, 2, 15 }), 4);
+	uint16_t c = ip_checksum(ip, 20);
+	ip[10] = (uint8_t)(c >> 8);
+	ip[11] = (uint8_t)c;
+	uint8_t *udp = ip + 20;
+	udp[0] = 5000 >> 8;
+	udp[1] = 5000 & 0xff;
+	udp[2] = (uint8_t)(dport >> 8);
+	udp[3] = (uint8_t)dport;
+	udp[4] = (uint8_t)((8 + payload) >> 8);
+	udp[5] = (uint8_t)(8 + payload);
+	udp[8] = (uint8_t)(seq >> 8);
+	udp[9] = (uint8_t)seq;
+	return 14 + ip_len;
+}
+
+static void
+inject_udp_burst(uint16_t dport, unsigned first_seq, unsigned n, size_t payload)
+{
+	uint8_t f[FRAME_MAX];
+	for (unsigned i = 0; i < n; i++)
+		inject(f, udp_frame(f, dport, first_seq + i, payload));
+}
+
+static void
+udp_receive_queue_is_bounded_and_close_silences_queued_datagrams(void **state)
+{
+	(void)state;
+	static struct urx r;
+	const unsigned burst = SV_UDP_RXQ_MAX + 36;
+
+	memset(&r, 0, sizeof r);
+	r.check_seq = true;
+	assert_int_equal(sv_udpconn_open(&r.u, 4, GUEST_UDP_FLOOD_PORT, &urx_ops, &r), 0);
+	/* One burst between two flushes: the queue keeps the first SV_UDP_RXQ_MAX. */
+	inject_udp_burst(GUEST_UDP_FLOOD_PORT, 0, burst, 100);
+	drain_frames();
+	assert_int_equal(r.calls, 0);
+	sv_stack_flush();
+	assert_int_equal(r.calls, SV_UDP_RXQ_MAX);
+	assert_false(r.seq_bad); /* in order, none lost before the bound */
+	assert_int_equal(sv_udpconn_dropped(r.u), burst - SV_UDP_RXQ_MAX);
+	assert_int_equal(r.len, 100);
+
+	/* Once drained, the queue takes datagrams again. */
+	r.next_seq = 1000;
+	inject_udp_burst(GUEST_UDP_FLOOD_PORT, 1000, 3, 10);
+	drain_frames();
+	sv_stack_flush();
+	assert_int_equal(r.calls, SV_UDP_RXQ_MAX + 3);
+	assert_false(r.seq_bad);
+
+	/* Datagrams queued when the socket closes are never delivered. */
+	inject_udp_burst(GUEST_UDP_FLOOD_PORT, 2000, 5, 10);
+	drain_frames();
+	sv_udpconn_close(r.u);
+	r.closed = true;
+	sv_stack_flush();
+	assert_int_equal(r.calls, SV_UDP_RXQ_MAX + 3);
+
+	/* Closing from the callback stops delivery at once. */
+	memset(&r, 0, sizeof r);
+	r.close_in_cb = true;
+	assert_int_equal(sv_udpconn_open(&r.u, 4, GUEST_UDP_FLOOD_PORT, &urx_ops, &r), 0);
+	inject_udp_burst(GUEST_UDP_FLOOD_PORT, 0, 3, 10);
+	drain_frames();
+	sv_stack_flush();
+	assert_int_equal(r.calls, 1);
+	assert_int_equal(r.calls_after_close, 0);
+}
+
+/* --- TCP listening (tcplisten.h) ------------------------------------------------------- */
+
+struct acceptor {
+	struct sv_tcplisten *l;
+	struct sv_tcpconn *c;
+	struct client *cl;      /* if set: the connection is wired to it in on_accept */
+	bool close_listener;    /* close l from inside on_accept */
+	int accepts;
+};
+
+static void
+acc_on_accept(void *arg, struct sv_tcpconn *c)
+{
+	struct acceptor *a = arg;
+	a->accepts++;
+	a->c = c;
+	if (a->close_listener) {
+		sv_tcplisten_close(a->l);
+		a->l = NULL;
+	}
+	if (a->cl) {
+		a->cl->c = c;
+		a->cl->connected = true; /* accepted connections never see on_connected */
+		sv_tcpconn_set_ops(c, &client_ops, a->cl);
+		client_pump_write(a->cl);
+	}
+}
+
+static const struct sv_tcplisten_ops acc_ops = {
+	.on_accept = acc_on_accept,
+};
+
+/* A kernel client connected to slirp's forward (the kernel completes the handshake with
+ * slirp's listening socket at once; slirp then connects to us). */
+static void
+peer_connect(struct peer *p, uint16_t host_port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(host_port) };
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	memset(p, 0, sizeof *p);
+	p->lfd = -1;
+	p->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(p->fd >= 0);
+	assert_int_equal(connect(p->fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(fcntl(p->fd, F_SETFL, fcntl(p->fd, F_GETFL) | O_NONBLOCK), 0);
+}
+
+static void
+listener_accepts_from_forward_and_transfers_both_ways(void **state)
+{
+	(void)state;
+	static struct acceptor a;
+	static struct client cl;
+	static struct peer p;
+	unsigned rst0 = H.rst_sent;
+	int64_t t0 = now_ms();
+
+	memset(&a, 0, sizeof a);
+	memset(&cl, 0, sizeof cl);
+	memset(&p, 0, sizeof p);
+	a.cl = &cl;
+	assert_int_equal(sv_tcplisten_open(&a.l, GUEST_TCP_PORT, 4, &acc_ops, &a), 0);
+	assert_int_equal(sv_tcplisten_port(a.l), GUEST_TCP_PORT);
+	struct sv_tcplisten *twin = NULL;
+	assert_int_equal(sv_tcplisten_open(&twin, GUEST_TCP_PORT, 4, &acc_ops, &a),
+		-EADDRINUSE);
+	uint16_t hp = add_hostfwd(false, GUEST_TCP_PORT);
+
+	peer_connect(&p, hp);
+	p.tx_seed = 0x8888;
+	p.rx_seed = 0x9999;
+	p.tx_total = LISTEN_BYTES;
+	p.tx_hold = HOLD_BYTES; /* the last bytes follow our FIN: half-close both ways */
+	cl.tx_seed = 0x9999;
+	cl.rx_seed = 0x8888;
+	cl.tx_total = LISTEN_BYTES;
+	active_peer = &p;
+	struct pair x = { &cl, &p };
+	bool ok = pump_until(pair_done, &x, PHASE_LIMIT_MS);
+	if (!ok)
+		fprintf(stderr, "accepts %d; server tx %zu rx %zu eof %d err %d; peer tx %zu "
+				"rx %zu eof %d\n",
+			a.accepts, cl.tx_done, cl.rx_total, cl.eof, cl.err, p.tx_done, p.rx_total,
+			p.rx_eof);
+	assert_true(ok);
+	assert_int_equal(a.accepts, 1);
+	assert_int_equal(cl.err, 0);
+	assert_false(cl.bad);
+	assert_false(p.bad);
+	assert_false(p.failed);
+
+	struct sv_ip ip;
+	uint16_t port = 0;
+	assert_true(sv_tcpconn_peer(cl.c, &ip, &port));
+	assert_int_equal(ip.family, 4);
+	assert_memory_equal(ip.b, ((uint8_t[]){ 10, 0, 2, 2 }), 4);
+	assert_true(port != 0);
+	assert_true(sv_tcpconn_local(cl.c, &ip, &port));
+	assert_memory_equal(ip.b, ((uint8_t[]){ 10, 0, 2, 15 }), 4);
+	assert_int_equal(port, GUEST_TCP_PORT);
+
+	sv_tcpconn_close(cl.c);
+	cl.closed = true;
+	pump_until(never, NULL, 200);
+	assert_int_equal(cl.calls_after_close, 0);
+	assert_int_equal(H.rst_sent, rst0); /* orderly: FIN both ways */
+	fprintf(stderr, "listen: 2 x %u bytes in %lld ms\n", LISTEN_BYTES,
+		(long long)(now_ms() - t0));
+	active_peer = NULL;
+	peer_close(&p);
+
+	/* Our FIN went first, so lwIP holds the connection in TIME_WAIT: the port can
+	 * still be listened on again. */
+	sv_tcplisten_close(a.l);
+	assert_int_equal(sv_tcplisten_open(&a.l, GUEST_TCP_PORT, 0, &acc_ops, &a), 0);
+	sv_tcplisten_close(a.l);
+	remove_hostfwd(false, hp);
+
+	/* port 0: an ephemeral port, as SOCKS5 BIND wants */
+	assert_int_equal(sv_tcplisten_open(&a.l, 0, 1, &acc_ops, &a), 0);
+	assert_true(sv_tcplisten_port(a.l) >= 0xC000);
+	sv_tcplisten_close(a.l);
+	assert_int_equal(sv_tcplisten_open(&a.l, 1, 1, NULL, &a), SV_E_INVAL);
+}
+
+/* The same listener also takes IPv6 connections (slirp forwards [::1]:P to our SLAAC
+ * address; the peer then appears as fec0::2). */
+static void
+listener_accepts_ipv6_connection(void **state)
+{
+	(void)state;
+	static struct acceptor a;
+	static struct client cl;
+	static struct peer p;
+	struct sv_lease lease;
+	struct sockaddr_in6 h6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	struct sockaddr_in6 g6 = { .sin6_family = AF_INET6, .sin6_port = htons(GUEST_TCP6_PORT) };
+	uint16_t hp = 0;
+
+	memset(&a, 0, sizeof a);
+	memset(&cl, 0, sizeof cl);
+	memset(&p, 0, sizeof p);
+	assert_true(sv_stack_lease(&lease) && lease.n_ip6 >= 2);
+	memcpy(&g6.sin6_addr, lease.ip6[1].b, 16);
+	for (int i = 0; i < 20 && hp == 0; i++) {
+		int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		socklen_t sl = sizeof h6;
+		h6.sin6_port = 0;
+		assert_int_equal(bind(fd, (struct sockaddr *)&h6, sizeof h6), 0);
+		assert_int_equal(getsockname(fd, (struct sockaddr *)&h6, &sl), 0);
+		close(fd);
+		if (slirp_add_hostxfwd(H.slirp, (struct sockaddr *)&h6, sizeof h6,
+			    (struct sockaddr *)&g6, sizeof g6, SLIRP_HOSTFWD_V6ONLY) == 0)
+			hp = ntohs(h6.sin6_port);
+	}
+	assert_true(hp != 0);
+
+	a.cl = &cl;
+	assert_int_equal(sv_tcplisten_open(&a.l, GUEST_TCP6_PORT, 0, &acc_ops, &a), 0);
+	memset(&p, 0, sizeof p);
+	p.lfd = -1;
+	p.fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(p.fd >= 0);
+	assert_int_equal(connect(p.fd, (struct sockaddr *)&h6, sizeof h6), 0);
+	assert_int_equal(fcntl(p.fd, F_SETFL, fcntl(p.fd, F_GETFL) | O_NONBLOCK), 0);
+	p.tx_seed = 0x6161;
+	p.rx_seed = 0x1616;
+	p.tx_total = SMALL_BYTES;
+	cl.tx_seed = 0x1616;
+	cl.rx_seed = 0x6161;
+	cl.tx_total = SMALL_BYTES;
+	active_peer = &p;
+	struct pair x = { &cl, &p };
+	assert_true(pump_until(pair_done, &x, PHASE_LIMIT_MS));
+	assert_int_equal(cl.err, 0);
+	assert_false(cl.bad);
+	assert_false(p.bad);
+
+	struct sv_ip ip;
+	uint16_t port;
+	assert_true(sv_tcpconn_peer(cl.c, &ip, &port));
+	assert_int_equal(ip.family, 6);
+	assert_memory_equal(ip.b, ((uint8_t[]){ 0xfe, 0xc0, [15] = 2 }), 16);
+	assert_true(sv_tcpconn_local(cl.c, &ip, &port));
+	assert_memory_equal(ip.b, lease.ip6[1].b, 16);
+	assert_int_equal(port, GUEST_TCP6_PORT);
+
+	sv_tcpconn_close(cl.c);
+	sv_tcplisten_close(a.l);
+	active_peer = NULL;
+	peer_close(&p);
+	assert_int_equal(slirp_remove_hostxfwd(H.slirp, (struct sockaddr *)&h6, sizeof h6,
+				 SLIRP_HOSTFWD_V6ONLY),
+		0);
+}
+
+static bool
+has_pending(void *ctx)
+{
+	struct acceptor *a = ctx;
+	return a->c != NULL && sv_tcpconn_pending(a->c) == LATE_BYTES;
+}
+
+/* The acceptor takes the connection but sets its ops only later: data and FIN that
+ * arrived in between are delivered afterwards. Closing the listener from on_accept
+ * leaves the connection it handed over alone. */
+static void
+accepted_connection_events_wait_for_set_ops(void **state)
+{
+	(void)state;
+	static struct acceptor a;
+	static struct client cl;
+	static struct peer p;
+
+	memset(&a, 0, sizeof a);
+	memset(&cl, 0, sizeof cl);
+	memset(&p, 0, sizeof p);
+	a.close_listener = true;
+	assert_int_equal(sv_tcplisten_open(&a.l, GUEST_TCP_LATE_PORT, 0, &acc_ops, &a), 0);
+	uint16_t hp = add_hostfwd(false, GUEST_TCP_LATE_PORT);
+	peer_connect(&p, hp);
+	p.tx_seed = 0x4242;
+	p.tx_total = LATE_BYTES; /* then FIN; within slirp's unscaled window */
+	active_peer = &p;
+	assert_true(pump_until(has_pending, &a, PHASE_LIMIT_MS));
+	assert_int_equal(a.accepts, 1);
+	assert_null(a.l);
+	pump_until(never, NULL, 200); /* the FIN arrives too */
+
+	cl.c = a.c;
+	cl.connected = true;
+	cl.rx_seed = 0x4242;
+	sv_tcpconn_set_ops(a.c, &client_ops, &cl);
+	assert_int_equal(cl.readable_calls, 0); /* deferred, as always */
+	struct pair x = { &cl, &p };
+	assert_true(pump_until(pair_done, &x, PHASE_LIMIT_MS));
+	assert_int_equal(cl.err, 0);
+	assert_false(cl.bad);
+	assert_int_equal(cl.rx_total, LATE_BYTES);
+	assert_true(cl.eof);
+	sv_tcpconn_close(cl.c);
+	active_peer = NULL;
+	peer_close(&p);
+	remove_hostfwd(false, hp);
+}
+
+static bool
+peer_reset_or_eof(void *ctx)
+{
+	struct peer *p = ctx;
+	char b[64];
+	ssize_t n = read(p->fd, b, sizeof b);
+	if (n > 0)
+		p->rx_total += (size_t)n;
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
+}
+
+/* pump_once without sv_stack_flush: lwIP runs, deferred callbacks do not. */
+static void
+pump_without_flush(int ms)
+{
+	int64_t end = now_ms() + ms;
+	while (now_ms() < end) {
+		uint32_t timeout = 5;
+		drain_frames();
+		sv_stack_poll();
+		drain_frames();
+		H.nfds = 0;
+		slirp_pollfds_fill(H.slirp, &timeout, add_poll, NULL);
+		if (H.rx_count > 0)
+			timeout = 0;
+		int r = poll(H.fds, (nfds_t)H.nfds, timeout > 5 ? 5 : (int)timeout);
+		slirp_pollfds_poll(H.slirp, r < 0, get_revents, NULL);
+		run_timers();
+	}
+}
+
+/* Nothing listening: lwIP answers the SYN with RST and slirp drops the kernel client.
+ * A closed listener, and one closed with a connection not yet handed over, do the same. */
+static void
+connection_without_listener_is_reset(void **state)
+{
+	(void)state;
+	static struct acceptor a;
+	static struct peer p;
+	unsigned rst0 = H.rst_sent;
+
+	memset(&a, 0, sizeof a);
+	memset(&p, 0, sizeof p);
+	assert_int_equal(sv_tcplisten_open(&a.l, GUEST_TCP_GONE_PORT, 0, &acc_ops, &a), 0);
+	sv_tcplisten_close(a.l);
+	uint16_t hp = add_hostfwd(false, GUEST_TCP_GONE_PORT);
+	peer_connect(&p, hp);
+	assert_true(pump_until(peer_reset_or_eof, &p, PHASE_LIMIT_MS));
+	assert_int_equal(p.rx_total, 0);
+	assert_true(H.rst_sent > rst0);
+	assert_int_equal(a.accepts, 0);
+	peer_close(&p);
+
+	/* Accepted by lwIP, listener closed before the flush hands it over: reset. */
+	rst0 = H.rst_sent;
+	assert_int_equal(sv_tcplisten_open(&a.l, GUEST_TCP_GONE_PORT, 0, &acc_ops, &a), 0);
+	peer_connect(&p, hp);
+	pump_without_flush(300);
+	assert_int_equal(H.rst_sent, rst0);
+	sv_tcplisten_close(a.l);
+	assert_true(H.rst_sent > rst0);
+	assert_true(pump_until(peer_reset_or_eof, &p, PHASE_LIMIT_MS));
+	assert_int_equal(a.accepts, 0);
+	peer_close(&p);
+	remove_hostfwd(false, hp);
+}
+
 int
 main(void)
 {
@@ -1194,6 +1936,14 @@ main(void)
 		cmocka_unit_test(close_before_connected_runs_no_callback),
 		cmocka_unit_test(slaac_address_from_router_advertisement),
 		cmocka_unit_test(resolve_name_through_leased_server_and_cancelled_twin_stays_silent),
+		cmocka_unit_test(udp_echo_through_slirp_in_every_size_including_fragments),
+		cmocka_unit_test(udp_forward_reaches_bound_port_and_replies_return),
+		cmocka_unit_test(udp_dual_stack_socket_reaches_ipv4_and_ipv6_hosts),
+		cmocka_unit_test(udp_receive_queue_is_bounded_and_close_silences_queued_datagrams),
+		cmocka_unit_test(listener_accepts_from_forward_and_transfers_both_ways),
+		cmocka_unit_test(listener_accepts_ipv6_connection),
+		cmocka_unit_test(accepted_connection_events_wait_for_set_ops),
+		cmocka_unit_test(connection_without_listener_is_reset),
 	};
 	sv_log_set_level(getenv("SV_TEST_DEBUG") ? SV_LOG_DEBUG : SV_LOG_WARN);
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -76,6 +76,7 @@ struct sv_session {
 	bool have_key;
 	bool attach;
 	bool compress;         /* asked for use_compress */
+	unsigned max_connection;
 	uint64_t bad_frames;   /* compressed frames that did not inflate */
 	char server_product[128]; /* from the hello */
 	uint32_t server_version, server_build; /* re-attach with session_key instead of a login */
@@ -297,6 +298,8 @@ sv_session_new(const struct sv_session_config *cfg,
 	memcpy(s->password_hash, cfg->password_hash, sizeof s->password_hash);
 	memcpy(s->unique_id, cfg->unique_id, sizeof s->unique_id);
 	s->compress = cfg->compress;
+	s->max_connection = cfg->max_connection < 1 ? 1
+	                    : cfg->max_connection > 32 ? 32 : cfg->max_connection;
 	if (cfg->attach_key != NULL && cfg->attach_welcome != NULL) {
 		s->attach = true;
 		memcpy(s->session_key, cfg->attach_key, sizeof s->session_key);
@@ -457,7 +460,7 @@ build_login(struct sv_pack *pk, const struct sv_session *s)
 	    (r = sv_pack_add_int(pk, "use_compress", s->compress ? 1 : 0)) != 0 ||
 	    (r = sv_pack_add_int(pk, "half_connection", 0)) != 0 ||
 	    (r = sv_pack_add_bool(pk, "qos", false)) != 0 ||
-	    (r = sv_pack_add_int(pk, "max_connection", 1)) != 0 ||
+	    (r = sv_pack_add_int(pk, "max_connection", s->max_connection)) != 0 ||
 	    (r = sv_pack_add_int(pk, "protocol", 0)) != 0)
 		return r;
 	if ((r = sv_pack_add_str(pk, "client_str", CLIENT_STR)) != 0 ||

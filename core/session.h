@@ -73,6 +73,8 @@ struct sv_session_config {
 	const struct sv_welcome *attach_welcome;
 	/* Ask for per-frame zlib compression (spec 11.4); used if the server agrees. */
 	bool compress;
+	/* TCP connections to ask for (login `max_connection`, 1..32; 0 means 1). */
+	unsigned max_connection;
 };
 
 /* What the welcome PACK granted, for logs and policy. */

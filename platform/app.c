@@ -56,6 +56,8 @@
 #define BACKOFF_BUSY_MS 30000      /* the server said: too busy, too many sessions */
 #define REATTACH_HOLD_MS 2000
 #define PROXY_READ_BUF 4096
+#define MAX_TCP 32
+#define EXTRA_RETRY_MS 1000 /* the official AdditionalConnectionInterval */
 #define ENV_MAX 4096      /* a re-attach dropped sooner did not really work */
 
 enum tun_state {
@@ -83,6 +85,7 @@ struct tun {
 	uv_connect_t creq;
 	bool reading;
 	bool reattach;         /* joins the previous session with its key (spec 12) */
+	bool extra;            /* an additional connection of the current session */
 	uint64_t established_at;
 	bool failing;          /* tun_fail() has run: later errors are echoes */
 	bool close_notify_due; /* CLOSING: close_notify once the session output drained */
@@ -119,6 +122,11 @@ struct app {
 	uv_signal_t sigint, sigterm;
 
 	struct tun *tun;              /* the current attempt, or NULL */
+	/* --max-tcp: additional connections of the established session (spec 12) */
+	struct tun *extra[MAX_TCP];
+	unsigned n_extra;
+	uint64_t extra_at;            /* when to open the next one, 0 = not now */
+	struct sockaddr_storage server_addr; /* what the primary connected to */
 	unsigned next_tun_id;
 	struct resolve_req *resolving;
 	struct addrinfo *addrs, *next_addr;
@@ -153,6 +161,7 @@ static void tun_fail(struct tun *t, int err);
 static void pump(struct tun *t);
 static void start_attempt(struct app *a);
 static void connect_next(struct app *a);
+static void open_extra(struct app *a);
 static void finish(struct app *a, int exit_code);
 
 static void
@@ -411,6 +420,18 @@ tofu_record(struct app *a, struct tun *t)
 			c->server_host, c->server_port, hex, c->known_servers);
 }
 
+/* Connections the session should have: what we asked for, at most what was granted. */
+static unsigned
+want_connections(const struct app *a)
+{
+	unsigned want = a->p->max_tcp ? a->p->max_tcp : 1;
+	const struct sv_welcome *w = a->tun && a->tun->sess ? sv_session_welcome(a->tun->sess)
+							     : NULL;
+	if (w != NULL && w->max_connection < want)
+		want = w->max_connection ? w->max_connection : 1;
+	return want;
+}
+
 static void
 on_established(void *arg, const struct sv_welcome *w)
 {
@@ -418,7 +439,14 @@ on_established(void *arg, const struct sv_welcome *w)
 	struct app *a = t->app;
 	tun_set_state(t, TUN_ESTABLISHED);
 	t->established_at = sv_now_ms();
+	if (t->extra) {
+		log_info("session: connection %u of %u joined %s", a->n_extra + 1,
+			want_connections(a), w->session_name);
+		a->extra_at = a->n_extra + 1 < want_connections(a) ? sv_now_ms() + 1 : 0;
+		return;
+	}
 	a->failures = 0;
+	a->extra_at = want_connections(a) > 1 ? sv_now_ms() + 1 : 0;
 	a->session_at = (uint64_t)time(NULL);
 	if (t->reattach) { /* the same session: the hub still knows our MAC and lease */
 		log_info("session: %s re-attached (%s)", w->session_name,
@@ -451,6 +479,14 @@ on_established(void *arg, const struct sv_welcome *w)
 	a->ever_established = true;
 }
 
+static size_t
+backlog(struct tun *t)
+{
+	size_t n = 0;
+	sv_session_output(t->sess, &n);
+	return n + t->wq_bytes;
+}
+
 static void
 stack_output(void *arg, const uint8_t *frame, size_t len)
 {
@@ -458,6 +494,17 @@ stack_output(void *arg, const uint8_t *frame, size_t len)
 	struct tun *t = a->tun;
 	if (t == NULL || t->state != TUN_ESTABLISHED)
 		return; /* no session: the frame is lost, as on an unplugged cable */
+	/* spec 11.5: any connection of the session carries any frame; take the one with
+	 * the least waiting to be sent */
+	size_t best = backlog(t);
+	for (unsigned i = 0; i < a->n_extra; i++) {
+		struct tun *x = a->extra[i];
+		size_t b;
+		if (x->state == TUN_ESTABLISHED && (b = backlog(x)) < best) {
+			best = b;
+			t = x;
+		}
+	}
 	int r = sv_session_send_frame(t->sess, frame, len);
 	if (r != 0) {
 		log_trace("frame of %zu bytes dropped: %s", len, sv_strerror(r));
@@ -770,9 +817,46 @@ tun_close(struct tun *t)
 	struct app *a = t->app;
 	if (a->tun == t)
 		a->tun = NULL;
+	for (unsigned i = 0; i < a->n_extra; i++)
+		if (a->extra[i] == t) {
+			a->extra[i] = a->extra[--a->n_extra];
+			break;
+		}
 	tun_set_state(t, TUN_DONE);
 	t->reading = false;
 	uv_close((uv_handle_t *)&t->tcp, on_tun_closed);
+}
+
+/* Additional connections end with the session, with close_notify where possible. */
+static void
+close_extras(struct app *a)
+{
+	while (a->n_extra > 0) {
+		struct tun *x = a->extra[0];
+		if (tun_has_socket(x) && sv_tls_is_established(x->tls)) {
+			x->failing = true; /* send errors are echoes now */
+			sv_tls_close(x->tls);
+			send_records(x);
+		}
+		tun_close(x);
+	}
+	a->extra_at = 0;
+}
+
+/* An additional connection ended: the session goes on; open another one later. */
+static void
+extra_failed(struct tun *t, int err)
+{
+	struct app *a = t->app;
+	log_info_r(err, "session: an additional connection ended");
+	bool ours = err <= SV_E_INCOMPLETE && err != SV_E_CLOSED && err != SV_E_TLS;
+	if (ours && tun_has_socket(t) && sv_tls_is_established(t->tls)) {
+		sv_tls_close(t->tls);
+		send_records(t);
+	}
+	tun_close(t);
+	if (a->tun != NULL && a->tun->state == TUN_ESTABLISHED && !a->stopping)
+		a->extra_at = sv_now_ms() + EXTRA_RETRY_MS;
 }
 
 /* The first error of an attempt wins; the app decides what comes next. */
@@ -789,6 +873,11 @@ tun_fail(struct tun *t, int err)
 	}
 	t->failing = true;
 	enum tun_state was = t->state;
+	if (t->extra) {
+		extra_failed(t, err);
+		return;
+	}
+	close_extras(a);
 	a->can_reattach = false;
 	if (was == TUN_ESTABLISHED && sv_session_key(t->sess, a->session_key) &&
 		sv_session_welcome(t->sess) != NULL) {
@@ -849,6 +938,7 @@ begin_shutdown(struct app *a)
 		return;
 	}
 	sv_stack_stop(); /* DHCP release goes out as a frame */
+	close_extras(a); /* after the release: it may have gone out on any of them */
 	sv_stack_flush();
 	sv_session_flush(t->sess);
 	tun_set_state(t, TUN_CLOSING);
@@ -890,6 +980,10 @@ arm_timer(struct app *a)
 	earliest(&next, a->retry_at);
 	earliest(&next, a->shutdown_deadline);
 	earliest(&next, a->auto_disconnect_at);
+	earliest(&next, a->extra_at);
+	for (unsigned i = 0; i < a->n_extra; i++)
+		if (a->extra[i]->state >= TUN_LOGIN && a->extra[i]->state <= TUN_ESTABLISHED)
+			earliest(&next, a->extra[i]->session_next_ms);
 	uv_timer_start(&a->timer, on_timer, next > now ? next - now : 0, 0);
 }
 
@@ -902,6 +996,12 @@ on_prepare(uv_prepare_t *h)
 		sv_session_flush(a->tun->sess);
 	if (a->tun != NULL)
 		pump(a->tun);
+	for (unsigned i = 0; i < a->n_extra; i++) {
+		struct tun *x = a->extra[i];
+		if (x->state == TUN_ESTABLISHED)
+			sv_session_flush(x->sess);
+		pump(x); /* may close x: the array shrinks, but only after this index */
+	}
 	arm_timer(a);
 }
 
@@ -943,6 +1043,16 @@ on_timer(uv_timer_t *timer)
 		a->retry_at = 0;
 		start_attempt(a);
 		return;
+	}
+	if (a->extra_at && now >= a->extra_at)
+		open_extra(a);
+	for (unsigned i = a->n_extra; i-- > 0;) {
+		struct tun *x = a->extra[i];
+		if (x->state >= TUN_LOGIN && x->state <= TUN_ESTABLISHED) {
+			int r = sv_session_tick(x->sess, now, &x->session_next_ms);
+			if (r != 0)
+				tun_fail(x, r);
+		}
 	}
 	struct tun *t = a->tun;
 	if (t != NULL && t->state >= TUN_LOGIN && t->state <= TUN_ESTABLISHED) {
@@ -990,7 +1100,15 @@ tun_start_login(struct tun *t)
 	memcpy(sc.password_hash, p->password_hash, sizeof sc.password_hash);
 	memcpy(sc.unique_id, p->unique_id, sizeof sc.unique_id);
 	struct app *a = t->app;
-	if (a->can_reattach && sv_now_ms() - a->lost_at < a->welcome.timeout_ms) {
+	uint8_t key[20];
+	if (t->extra) { /* join the current session (spec 12) */
+		if (a->tun == NULL || !sv_session_key(a->tun->sess, key) ||
+			sv_session_welcome(a->tun->sess) == NULL)
+			return SV_E_CLOSED;
+		sc.attach_key = key;
+		sc.attach_welcome = sv_session_welcome(a->tun->sess);
+		t->reattach = true;
+	} else if (a->can_reattach && sv_now_ms() - a->lost_at < a->welcome.timeout_ms) {
 		/* the server keeps a session T ms after its last connection (spec 13.1) */
 		sc.attach_key = a->session_key;
 		sc.attach_welcome = &a->welcome;
@@ -1003,6 +1121,7 @@ tun_start_login(struct tun *t)
 		.on_established = on_established,
 	};
 	sc.compress = p->compress;
+	sc.max_connection = p->max_tcp;
 	sv_session_set_random(session_random);
 	t->sess = sv_session_new(&sc, &ops, t);
 	explicit_bzero(sc.password_hash, sizeof sc.password_hash);
@@ -1132,6 +1251,10 @@ on_connect(uv_connect_t *req, int status)
 	struct app *a = t->app;
 	if (t->state != TUN_CONNECTING)
 		return; /* closed meanwhile */
+	if (status < 0 && t->extra) {
+		tun_fail(t, status);
+		return;
+	}
 	if (status < 0) {
 		char host[64] = "?";
 		if (a->next_addr != NULL)
@@ -1143,12 +1266,38 @@ on_connect(uv_connect_t *req, int status)
 		return;
 	}
 	uv_tcp_nodelay(&t->tcp, 1);
+	if (!t->extra && a->next_addr != NULL)
+		memcpy(&a->server_addr, a->next_addr->ai_addr, a->next_addr->ai_addrlen);
 	if (a->p->upstream != NULL) {
 		proxy_start(t); /* the connect deadline still runs */
 		return;
 	}
 	a->connect_deadline = 0; /* from here on the session's own deadlines apply */
 	tls_start(t, NULL, 0);
+}
+
+/* --max-tcp: one more connection to the server the primary reached. */
+static void
+open_extra(struct app *a)
+{
+	a->extra_at = 0;
+	if (a->tun == NULL || a->tun->state != TUN_ESTABLISHED || a->stopping ||
+		a->n_extra + 1 >= want_connections(a) || a->n_extra >= MAX_TCP)
+		return;
+	struct tun *t = calloc(1, sizeof *t);
+	if (t == NULL)
+		return;
+	t->app = a;
+	t->id = ++a->next_tun_id;
+	t->state = TUN_CONNECTING;
+	t->extra = true;
+	uv_tcp_init(a->loop, &t->tcp);
+	t->tcp.data = t;
+	t->creq.data = t;
+	a->extra[a->n_extra++] = t;
+	int r = uv_tcp_connect(&t->creq, &t->tcp, (struct sockaddr *)&a->server_addr, on_connect);
+	if (r != 0)
+		tun_fail(t, r);
 }
 
 /* Connect to a->next_addr with a new tun. */
@@ -1285,7 +1434,7 @@ fill_status(void *arg, struct sv_status *st)
 				w->connection_name);
 			st->max_connection = w->max_connection;
 			st->compression = w->use_compress;
-			st->connections = 1;
+			st->connections = 1 + a->n_extra;
 		}
 	}
 	uint8_t h[32];
@@ -1386,6 +1535,7 @@ sv_app_run(const struct sv_app_params *p)
 	/* tear down: the current tun through its own close (it frees TLS and session) */
 	sv_proxy_close_all();
 	sv_control_close();
+	close_extras(a);
 	if (a->tun != NULL)
 		tun_close(a->tun);
 	if (a->resolving != NULL)

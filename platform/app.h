@@ -48,6 +48,9 @@ struct sv_app_params {
 	char *const *exec_argv;
 	/* Ask the server for per-frame compression (--compress). */
 	bool compress;
+	/* TCP connections per session (--max-tcp, 1..32; 0 = 1): the login asks for this
+	 * many, the others join with the session key (spec 12). */
+	unsigned max_tcp;
 };
 
 /* Runs until a signal or a fatal error; returns an enum sv_exit value. */

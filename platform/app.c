@@ -32,6 +32,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/retry.h"
 #include "core/session.h"
 #include "core/tls.h"
 #include "core/upstream.h"
@@ -51,9 +52,6 @@
 #define CONNECT_TIMEOUT_MS 10000   /* name resolution plus TCP connect */
 #define SHUTDOWN_GRACE_MS 2000
 #define INITIAL_ATTEMPTS 3         /* before any session was ever established */
-#define BACKOFF_FIRST_MS 1000
-#define BACKOFF_MAX_MS 60000
-#define BACKOFF_BUSY_MS 30000      /* the server said: too busy, too many sessions */
 #define REATTACH_HOLD_MS 2000
 #define PROXY_READ_BUF 4096
 #define MAX_TCP 32
@@ -132,7 +130,7 @@ struct app {
 	struct addrinfo *addrs, *next_addr;
 	uint64_t connect_deadline;    /* while resolving or connecting */
 	uint64_t retry_at;            /* next attempt scheduled, or 0 */
-	unsigned failures;            /* attempts failed since the last session */
+	struct sv_retry retry;        /* when to try again (core/retry.h) */
 	bool ever_established;
 	/* The last session, for one quick re-attach after it was lost (spec 13.4). */
 	bool can_reattach;
@@ -445,7 +443,7 @@ on_established(void *arg, const struct sv_welcome *w)
 		a->extra_at = a->n_extra + 1 < want_connections(a) ? sv_now_ms() + 1 : 0;
 		return;
 	}
-	a->failures = 0;
+	sv_retry_established(&a->retry);
 	a->extra_at = want_connections(a) > 1 ? sv_now_ms() + 1 : 0;
 	a->session_at = (uint64_t)time(NULL);
 	if (t->reattach) { /* the same session: the hub still knows our MAC and lease */
@@ -721,42 +719,8 @@ explain(struct tun *t, int err)
 			c->server_port);
 }
 
-/* Exit status if err can never succeed by retrying, else 0. */
-static int
-permanent_exit(struct tun *t, int err)
-{
-	if (t != NULL && t->proxy_permanent)
-		return SV_EXIT_REFUSED;
-	if (err == SV_E_SERVER && t != NULL &&
-		sv_softether_err_is_permanent(sv_session_server_error(t->sess)))
-		return SV_EXIT_REFUSED;
-	if (err == SV_E_CERT)
-		return SV_EXIT_CERT;
-	if (err == SV_E_NOTVPN)
-		return SV_EXIT_FAILURE;
-	return 0;
-}
-
-static uint64_t
-backoff_ms(struct app *a, unsigned server_code)
-{
-	/* first try again at once after losing a working session (traps.md), then 1 s,
-	 * 2 s, 4 s ... up to a minute; before any session: 1 s, 2 s */
-	unsigned k = a->failures - (a->ever_established ? 1 : 0);
-	if (k == 0)
-		return 0;
-	unsigned shift = k - 1;
-	uint64_t d = shift >= 6 ? BACKOFF_MAX_MS : (uint64_t)BACKOFF_FIRST_MS << shift;
-	if (d > BACKOFF_MAX_MS)
-		d = BACKOFF_MAX_MS;
-	if (server_code == 10 || server_code == 16 || server_code == 20)
-		d = d < BACKOFF_BUSY_MS ? BACKOFF_BUSY_MS : d;
-	uint32_t r = 0;
-	sv_random(&r, sizeof r);
-	return d - d / 4 + r % (d / 2 + 1); /* +-25 % jitter */
-}
-
-/* One attempt ended with err (t may be NULL when no connection was made). */
+/* One attempt ended with err (t may be NULL when no connection was made); the retry
+ * policy (core/retry.h) decides what comes next. */
 static void
 attempt_failed(struct app *a, struct tun *t, int err)
 {
@@ -764,11 +728,9 @@ attempt_failed(struct app *a, struct tun *t, int err)
 		finish(a, a->exit_code);
 		return;
 	}
-	int code = permanent_exit(t, err);
-	if (code != 0) {
-		if (code == SV_EXIT_REFUSED || code == SV_EXIT_CERT)
-			log_info("not retrying: the same login would be refused again");
-		finish(a, code);
+	if (t != NULL && t->proxy_permanent) {
+		log_info("not retrying: the upstream proxy would refuse again");
+		finish(a, SV_EXIT_REFUSED);
 		return;
 	}
 	if (t != NULL && t->reattach &&
@@ -780,21 +742,29 @@ attempt_failed(struct app *a, struct tun *t, int err)
 		a->retry_at = sv_now_ms() + 1;
 		return;
 	}
-	a->failures++;
-	if (a->ever_established)
-		a->reconnects++;
-	if (!a->ever_established && a->failures >= INITIAL_ATTEMPTS) {
-		log_err("giving up after %u attempts", a->failures);
+	unsigned code = err == SV_E_SERVER && t != NULL ? sv_session_server_error(t->sess) : 0;
+	uint32_t rnd = 0;
+	sv_random(&rnd, sizeof rnd);
+	long d = sv_retry_failed(&a->retry, err, code, rnd);
+	if (d == SV_RETRY_NEVER) {
+		log_info("not retrying: the same login would be refused again");
+		finish(a, err == SV_E_CERT ? SV_EXIT_CERT
+				: err == SV_E_NOTVPN ? SV_EXIT_FAILURE : SV_EXIT_REFUSED);
+		return;
+	}
+	if (d == SV_RETRY_GIVE_UP) {
+		log_err("giving up after %u attempts", a->retry.failures);
 		finish(a, SV_EXIT_FAILURE);
 		return;
 	}
-	unsigned server_code = err == SV_E_SERVER && t ? sv_session_server_error(t->sess) : 0;
-	uint64_t d = backoff_ms(a, server_code);
+	if (a->ever_established)
+		a->reconnects++;
 	if (d == 0)
 		log_info("reconnecting now");
 	else
-		log_info("reconnecting in %.1f s (attempt %u)", (double)d / 1000, a->failures + 1);
-	a->retry_at = sv_now_ms() + d;
+		log_info("reconnecting in %.1f s (attempt %u)", (double)d / 1000,
+			a->retry.failures + 1);
+	a->retry_at = sv_now_ms() + (uint64_t)d;
 	if (a->retry_at == 0)
 		a->retry_at = 1;
 }
@@ -1496,6 +1466,7 @@ sv_app_run(const struct sv_app_params *p)
 	a->p = p;
 	a->cfg = p->cfg;
 	a->loop = uv_default_loop();
+	sv_retry_init(&a->retry, INITIAL_ATTEMPTS);
 
 	static const struct sv_stack_ops stack_ops = { .output = stack_output, .on_lease = on_lease };
 	int r = sv_stack_init(p->mac, &stack_ops, a);

@@ -15,7 +15,8 @@ sv_retry_init(struct sv_retry *r, unsigned initial_attempts)
 void
 sv_retry_established(struct sv_retry *r)
 {
-	r->failures = 0;
+	if (!r->ever_established)
+		r->failures = 0;
 	r->ever_established = true;
 }
 
@@ -36,10 +37,13 @@ is_busy(unsigned code)
 
 /* see retry.h */
 long
-sv_retry_failed(struct sv_retry *r, int err, unsigned server_code, uint32_t rnd)
+sv_retry_failed(struct sv_retry *r, int err, unsigned server_code, uint64_t lived_ms,
+	uint32_t rnd)
 {
 	if (sv_retry_is_permanent(err, server_code))
 		return SV_RETRY_NEVER;
+	if (lived_ms >= SV_RETRY_STABLE_MS)
+		r->failures = 0; /* a session that really worked: start again */
 	r->failures++;
 	if (!r->ever_established && r->failures >= r->initial_attempts)
 		return SV_RETRY_GIVE_UP;

@@ -53,6 +53,7 @@
 #define SHUTDOWN_GRACE_MS 2000
 #define INITIAL_ATTEMPTS 3         /* before any session was ever established */
 #define REATTACH_HOLD_MS 2000
+#define PRODUCTIVE_BYTES (1u << 20) /* a session that carried this much has worked */
 #define PROXY_READ_BUF 4096
 #define MAX_TCP 32
 #define EXTRA_RETRY_MS 1000 /* the official AdditionalConnectionInterval */
@@ -85,6 +86,7 @@ struct tun {
 	bool reattach;         /* joins the previous session with its key (spec 12) */
 	bool extra;            /* an additional connection of the current session */
 	uint64_t established_at;
+	uint64_t bytes_in;     /* frame bytes received on this connection */
 	bool failing;          /* tun_fail() has run: later errors are echoes */
 	bool close_notify_due; /* CLOSING: close_notify once the session output drained */
 	size_t wq_bytes;       /* queued copies not yet written */
@@ -388,6 +390,7 @@ static void
 on_frame(void *arg, const uint8_t *frame, size_t len)
 {
 	struct tun *t = arg;
+	t->bytes_in += len;
 	t->app->frames_in++;
 	t->app->bytes_in += len;
 	sv_stack_input(frame, len);
@@ -677,6 +680,10 @@ explain(struct tun *t, int err)
 	switch (err) {
 	case SV_E_SERVER: {
 		unsigned code = sv_session_server_error(t->sess);
+		if (t->reattach && code == 13) { /* the normal answer once a session ended */
+			log_info("the previous session has ended on the server; logging in again");
+			return;
+		}
 		log_err("the server refused the login: %s (SoftEther error %u, %s)",
 			sv_softether_err_text(code), code, sv_softether_err_name(code));
 		return;
@@ -745,7 +752,12 @@ attempt_failed(struct app *a, struct tun *t, int err)
 	unsigned code = err == SV_E_SERVER && t != NULL ? sv_session_server_error(t->sess) : 0;
 	uint32_t rnd = 0;
 	sv_random(&rnd, sizeof rnd);
-	long d = sv_retry_failed(&a->retry, err, code, rnd);
+	/* a session counts as having worked (resetting the backoff) when it lasted or
+	 * carried real traffic; one that dies right after its welcome does not */
+	uint64_t lived = t != NULL && t->established_at ? sv_now_ms() - t->established_at : 0;
+	if (t != NULL && t->bytes_in >= PRODUCTIVE_BYTES)
+		lived = SV_RETRY_STABLE_MS;
+	long d = sv_retry_failed(&a->retry, err, code, lived, rnd);
 	if (d == SV_RETRY_NEVER) {
 		log_info("not retrying: the same login would be refused again");
 		finish(a, err == SV_E_CERT ? SV_EXIT_CERT

@@ -4,13 +4,18 @@
  *
  * States (conn_set_state logs each transition):
  *   ST_SIGNATURE  TLS handshake, then POST /vpnsvc/connect.cgi -> hello PACK
- *   ST_LOGIN      POST /vpnsvc/vpn.cgi PACK -> welcome (-> ST_DATA), error PACK
- *                 (-> ST_CLOSING), noop answer (stays)
- *   ST_DATA       block messages both ways; keep-alive on start and every ~5 s; closed
- *                 after timeout_ms without a byte from the client
+ *   ST_LOGIN      POST /vpnsvc/vpn.cgi PACK -> welcome (new session, -> ST_DATA),
+ *                 additional_connect -> {error 0, direction 0} (attached to the session
+ *                 of the key, -> ST_DATA), error PACK (-> ST_CLOSING), noop (stays)
+ *   ST_DATA       block messages both ways, frames to and from the session (sess.c);
+ *                 keep-alive on start and every ~5 s; closed after timeout_ms without a
+ *                 byte from the client
  *   ST_CLOSING    queued bytes go out, then close_notify, then the socket closes
  *   ST_DEAD       socket closing; freed in the close callback
- * Invariants: app_out holds plaintext for the client; only its first
+ * Fault injection (hub.h struct hub_faults) lives here where it concerns one connection:
+ * the drop trigger (bytes or time; FIN, RST, or a malformed block instead), the slow
+ * TLS handshake, and the malformed hello and welcome.
+ * Invariants: c->sess != NULL exactly while c is attached (ST_DATA). app_out holds plaintext for the client; only its first
  * sv_tunnel_ready() bytes are complete messages and may be handed to the engine.
  * rbuf holds record bytes read from the socket and not yet taken by the engine.
  */
@@ -38,6 +43,7 @@
 #define KEEPALIVE_MS 5000u
 #define CLOSE_GRACE_MS 3000u
 #define HANDSHAKE_LIMIT_MS 30000u
+#define BAD_BLOCK_DEFAULT_MS 1000u /* malformed block without a drop trigger: after 1 s */
 
 /* SHA-256 of the 1411-byte watermark (spec section 4): we check the hash, not the blob. */
 static const uint8_t watermark_sha256[32] = { 0x96, 0xa7, 0x06, 0xbb, 0xab, 0x37, 0x8e, 0xc3,
@@ -56,7 +62,10 @@ struct hub_conn {
 	uv_timer_t timer; /* keep-alive / idle / handshake / close grace */
 	uv_timer_t fault_timer;
 	unsigned open_handles;
-	bool reading, writing, eof, close_sent, abort_pending, in_session;
+	bool reading, writing, eof, close_sent, abort_pending;
+	bool orderly;     /* the client's close_notify arrived */
+	bool fault_fired; /* the drop trigger has fired on this connection */
+	bool held;        /* slow TLS fault: not read or pumped yet */
 	br_ssl_server_context sc;
 	uint8_t iobuf[BR_SSL_BUFSIZE_BIDI];
 	uint8_t rbuf[16384];
@@ -66,9 +75,8 @@ struct hub_conn {
 	struct sv_tunnel_tx ttx;
 	uint8_t random[20];
 	unsigned requests;
-	struct hub_lan *lan;
+	struct hub_sess *sess;
 	uint64_t last_rx_ms, last_ka_ms, data_bytes_out;
-	char user[HUB_NAME_MAX + 1];
 };
 
 static void conn_pump(struct hub_conn *c);
@@ -113,16 +121,17 @@ conn_handle_closed(uv_handle_t *h)
 	free(c);
 }
 
+/* Leaves the session; abrupt = without the client's close_notify. */
 static void
-conn_end_session(struct hub_conn *c)
+conn_end_session(struct hub_conn *c, bool abrupt)
 {
-	if (c->in_session) {
-		c->in_session = false;
-		c->hub->sessions--;
-		log_info("conn %u: session of %s ended", c->id, c->user);
-	}
-	hub_lan_free(c->lan);
-	c->lan = NULL;
+	struct hub_sess *s = c->sess;
+	if (s == NULL)
+		return;
+	c->sess = NULL;
+	log_info("conn %u: left session %s (%s)", c->id, s->name,
+		abrupt ? "abrupt" : "close_notify");
+	hub_sess_detach(s, c, abrupt);
 }
 
 /* Closes the socket now (FIN, or RST when rst); the object goes in the close callbacks. */
@@ -132,7 +141,7 @@ conn_destroy(struct hub_conn *c, bool rst)
 	if (c->state == ST_DEAD)
 		return;
 	conn_set_state(c, ST_DEAD);
-	conn_end_session(c);
+	conn_end_session(c, !c->orderly);
 	conn_unlink(c);
 	if (rst)
 		uv_tcp_close_reset(&c->tcp, conn_handle_closed);
@@ -149,6 +158,7 @@ conn_abort(struct hub_conn *c, bool rst, const char *why)
 	if (c->state == ST_DEAD)
 		return;
 	log_info("conn %u: %s: closing (%s)", c->id, why, rst ? "RST" : "FIN");
+	conn_end_session(c, !c->orderly);
 	if (c->writing && !rst) {
 		c->abort_pending = true; /* after the queued write */
 		conn_set_state(c, ST_CLOSING);
@@ -170,7 +180,7 @@ conn_close(struct hub_conn *c, const char *why)
 	if (c->state >= ST_CLOSING)
 		return;
 	log_debug("conn %u: closing: %s", c->id, why);
-	conn_end_session(c);
+	conn_end_session(c, false);
 	conn_set_state(c, ST_CLOSING);
 	uv_timer_start(&c->timer, on_close_grace, CLOSE_GRACE_MS, 0);
 }
@@ -185,9 +195,29 @@ send_http(struct hub_conn *c, unsigned status, const char *reason)
 		(const uint8_t *)body, sizeof body - 1);
 }
 
-/* Encodes p as the body of a 200 response; adds `pencore` padding as the server does. */
+/* Fault HUB_BAD_WELCOME_DUP: one more element with the name of an existing one. */
 static int
-send_pack(struct hub_conn *c, struct sv_pack *p)
+add_duplicate_element(struct sv_buf *body)
+{
+	size_t len;
+	const uint8_t *b = sv_buf_peek(body, &len);
+	if (len < 4)
+		return SV_E_INTERNAL;
+	uint32_t n = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+	sv_buf_set_u32_at(body, 0, n + 1);
+	int r;
+	if ((r = sv_buf_put_u32(body, sizeof "timeout")) != 0 ||
+		(r = sv_buf_put_str(body, "timeout")) != 0 ||
+		(r = sv_buf_put_u32(body, SV_PACK_INT)) != 0 || (r = sv_buf_put_u32(body, 1)) != 0)
+		return r;
+	return sv_buf_put_u32(body, 30000);
+}
+
+/* Encodes p as the body of a 200 response; adds `pencore` padding as the server does.
+ * bad: HUB_BAD_HELLO_TRUNCATED cuts the body short, HUB_BAD_WELCOME_DUP adds a
+ * duplicate element; others are ignored here. */
+static int
+send_pack_bad(struct hub_conn *c, struct sv_pack *p, enum hub_malformed bad)
 {
 	uint8_t pad[64];
 	uint8_t n;
@@ -198,14 +228,24 @@ send_pack(struct hub_conn *c, struct sv_pack *p)
 	if ((r = sv_pack_add_data(p, "pencore", pad, n % sizeof pad)) != 0)
 		return r;
 	sv_buf_init(&body, SV_PACK_MAX_BYTES);
-	if ((r = sv_pack_encode(p, &body)) == 0) {
+	if ((r = sv_pack_encode(p, &body)) == 0 && bad == HUB_BAD_WELCOME_DUP)
+		r = add_duplicate_element(&body);
+	if (r == 0) {
 		size_t len;
 		const uint8_t *b = sv_buf_peek(&body, &len);
+		if (bad == HUB_BAD_HELLO_TRUNCATED)
+			len = len / 2; /* mid-element */
 		r = hub_http_write_response(&c->app_out, 200, "OK", "application/octet-stream", b,
 			len);
 	}
 	sv_buf_cleanup(&body);
 	return r;
+}
+
+static int
+send_pack(struct hub_conn *c, struct sv_pack *p)
+{
+	return send_pack_bad(c, p, HUB_BAD_NONE);
 }
 
 static void
@@ -224,37 +264,57 @@ send_error_pack(struct hub_conn *c, unsigned code)
 static int
 send_hello(struct hub_conn *c)
 {
+	enum hub_malformed bad = c->hub->cfg->faults.malformed;
 	struct sv_pack p;
 	int r;
 	sv_pack_init(&p);
+	if (bad == HUB_BAD_HELLO_RANDOM19 || bad == HUB_BAD_HELLO_TRUNCATED)
+		log_info("conn %u: fault: %s", c->id, hub_malformed_name(bad));
 	if ((r = sv_random(c->random, sizeof c->random)) == 0 &&
 		(r = sv_pack_add_str(&p, "hello",
 			 "SoftEther VPN Server (sevpn-testhub test server)")) == 0 &&
 		(r = sv_pack_add_int(&p, "version", 501)) == 0 &&
 		(r = sv_pack_add_int(&p, "build", 9674)) == 0 &&
-		(r = sv_pack_add_data(&p, "random", c->random, sizeof c->random)) == 0)
-		r = send_pack(c, &p);
+		(r = sv_pack_add_data(&p, "random", c->random,
+			 sizeof c->random - (bad == HUB_BAD_HELLO_RANDOM19))) == 0)
+		r = send_pack_bad(c, &p, bad);
 	sv_pack_cleanup(&p);
 	return r;
 }
 
 /* --- data phase --------------------------------------------------------------------- */
 
-static void
-lan_emit(void *arg, const uint8_t *frame, size_t len)
+/* see server.h */
+void
+hub_conn_send_frame(struct hub_conn *c, const uint8_t *f, size_t n)
 {
-	struct hub_conn *c = arg;
 	if (c->state != ST_DATA)
 		return;
-	if (sv_tunnel_put_frame(&c->ttx, &c->app_out, frame, len) != 0)
+	if (sv_tunnel_put_frame(&c->ttx, &c->app_out, f, n) != 0)
 		log_trace("conn %u: output queue full, frame dropped", c->id);
+}
+
+/* see server.h */
+size_t
+hub_conn_queued(const struct hub_conn *c)
+{
+	return sv_buf_len(&c->app_out);
+}
+
+/* see server.h */
+void
+hub_conn_kill(struct hub_conn *c, const char *why)
+{
+	c->sess = NULL; /* the session let go of c already */
+	conn_abort(c, false, why);
 }
 
 static void
 on_tunnel_frame(void *arg, const uint8_t *frame, size_t len)
 {
 	struct hub_conn *c = arg;
-	hub_lan_input(c->lan, frame, len);
+	if (c->sess != NULL)
+		hub_sess_input(c->sess, frame, len);
 }
 
 static void
@@ -283,52 +343,130 @@ on_data_timer(uv_timer_t *t)
 		send_keepalive(c);
 }
 
+/* Fault HUB_BAD_BLOCK_3201 / HUB_BAD_KEEPALIVE_513: a message the client must reject. */
+static void
+send_bad_block(struct hub_conn *c, enum hub_malformed bad)
+{
+	static const uint8_t zeros[3201];
+	uint32_t len = bad == HUB_BAD_BLOCK_3201 ? 3201 : 513;
+	sv_tunnel_flush(&c->ttx, &c->app_out);
+	if (sv_buf_put_u32(&c->app_out, bad == HUB_BAD_BLOCK_3201 ? 1 : SV_TUNNEL_KEEPALIVE_MAGIC) ||
+		sv_buf_put_u32(&c->app_out, len) || sv_buf_put(&c->app_out, zeros, len))
+		log_warn("conn %u: no room for the malformed block", c->id);
+}
+
+/* The drop trigger (bytes or time) has come: drop the connection, or send a malformed
+ * block. Returns true when the connection is going away. */
+static bool
+fault_trigger(struct hub_conn *c, const char *what)
+{
+	const struct hub_faults *f = &c->hub->cfg->faults;
+	if (c->fault_fired || c->state != ST_DATA)
+		return false;
+	c->fault_fired = true;
+	if (f->malformed == HUB_BAD_BLOCK_3201 || f->malformed == HUB_BAD_KEEPALIVE_513) {
+		log_info("conn %u: fault: %s after %s", c->id, hub_malformed_name(f->malformed),
+			what);
+		send_bad_block(c, f->malformed);
+		return false;
+	}
+	bool rst = f->drop_alternate ? c->hub->drops % 2 == 1 : f->drop_rst;
+	c->hub->drops++;
+	char why[64];
+	snprintf(why, sizeof why, "fault: drop after %s", what);
+	conn_abort(c, rst, why);
+	return true;
+}
+
 static void
 on_fault_timer(uv_timer_t *t)
 {
-	struct hub_conn *c = t->data;
-	if (c->state == ST_DATA)
-		conn_abort(c, c->hub->cfg->faults.drop_rst, "fault: drop after time");
+	fault_trigger(t->data, "time");
 }
 
-static int
-start_session(struct hub_conn *c, const char *user)
+/* Data phase for c, in session s (new or attached). */
+static void
+conn_enter_data(struct hub_conn *c, struct hub_sess *s)
 {
-	const struct hub_config *cfg = c->hub->cfg;
-	uint8_t key[20];
-	uint32_t key32;
-	struct sv_pack p;
-	int r;
-	if (c->hub->sessions >= cfg->max_sessions) {
-		send_error_pack(c, 16); /* HUB_IS_BUSY */
-		return 0;
-	}
-	c->lan = hub_lan_new(c->hub->loop, &cfg->net, &cfg->dns, c->id, lan_emit, c);
-	if (c->lan == NULL) {
-		send_error_pack(c, 23); /* INTERNAL_ERROR */
-		return 0;
-	}
-	sv_pack_init(&p);
-	if ((r = sv_random(key, sizeof key)) == 0 && (r = sv_random(&key32, sizeof key32)) == 0 &&
-		(r = hub_login_welcome(cfg, user, c->id, key, key32, &p)) == 0)
-		r = send_pack(c, &p);
-	sv_pack_cleanup(&p);
-	explicit_bzero(key, sizeof key);
-	if (r != 0)
-		return r;
-	snprintf(c->user, sizeof c->user, "%s", user);
-	c->in_session = true;
-	c->hub->sessions++;
+	const struct hub_faults *f = &c->hub->cfg->faults;
+	c->sess = s;
 	conn_set_state(c, ST_DATA);
-	log_info("conn %u: session for %s up", c->id, user);
 	sv_tunnel_rx_init(&c->trx);
 	sv_tunnel_tx_init(&c->ttx);
 	c->last_rx_ms = now_ms(c);
 	send_keepalive(c); /* spec 11.2: one right at the start */
 	uv_timer_start(&c->timer, on_data_timer, 250, 250);
-	if (cfg->faults.drop_after_ms)
-		uv_timer_start(&c->fault_timer, on_fault_timer, cfg->faults.drop_after_ms, 0);
-	return 0;
+	bool bad_block = f->malformed == HUB_BAD_BLOCK_3201 || f->malformed == HUB_BAD_KEEPALIVE_513;
+	if (f->drop_after_ms)
+		uv_timer_start(&c->fault_timer, on_fault_timer, f->drop_after_ms, 0);
+	else if (bad_block && !f->drop_after_bytes)
+		uv_timer_start(&c->fault_timer, on_fault_timer, BAD_BLOCK_DEFAULT_MS, 0);
+}
+
+static int
+start_session(struct hub_conn *c, const struct hub_login_result *res)
+{
+	struct hub *h = c->hub;
+	const struct hub_config *cfg = h->cfg;
+	enum hub_malformed bad = cfg->faults.malformed;
+	uint32_t key32;
+	struct sv_pack p;
+	int r;
+	if (h->sessions >= cfg->max_sessions) {
+		send_error_pack(c, 16); /* HUB_IS_BUSY */
+		return 0;
+	}
+	if (bad == HUB_BAD_WELCOME_HUGE) {
+		/* a Content-Length past what the client accepts: the header is enough */
+		log_info("conn %u: fault: %s", c->id, hub_malformed_name(bad));
+		r = sv_buf_put_str(&c->app_out, "HTTP/1.1 200 OK\r\nContent-Type: "
+						"application/octet-stream\r\nContent-Length: 2097152\r\n\r\n");
+		conn_close(c, "fault sent");
+		return r;
+	}
+	struct hub_sess *s = hub_sess_new(h, res, c->id);
+	if (s == NULL) {
+		send_error_pack(c, 23); /* INTERNAL_ERROR */
+		return 0;
+	}
+	sv_pack_init(&p);
+	if ((r = sv_random(&key32, sizeof key32)) == 0 &&
+		(r = hub_login_welcome(cfg, res, c->id, s->key, key32, &p)) == 0)
+		r = send_pack_bad(c, &p, bad == HUB_BAD_WELCOME_DUP ? bad : HUB_BAD_NONE);
+	sv_pack_cleanup(&p);
+	if (bad == HUB_BAD_WELCOME_DUP)
+		log_info("conn %u: fault: %s", c->id, hub_malformed_name(bad));
+	(void)hub_sess_attach(s, c);
+	conn_enter_data(c, s);
+	log_info("conn %u: session for %s up: %s, max_connection %u%s", c->id, res->user, s->name,
+		s->max_connection, res->qos ? ", qos" : "");
+	return r;
+}
+
+/* Spec 12: joins the session of the key. */
+static int
+attach_session(struct hub_conn *c, const struct hub_login_result *res)
+{
+	struct hub_sess *s = hub_sess_find(c->hub, res->session_key);
+	if (s == NULL) {
+		send_error_pack(c, 13); /* SESSION_TIMEOUT: unknown or ended */
+		return 0;
+	}
+	unsigned err = hub_sess_attach(s, c);
+	if (err != 0) {
+		send_error_pack(c, err);
+		return 0;
+	}
+	struct sv_pack p;
+	int r;
+	sv_pack_init(&p);
+	if ((r = sv_pack_add_int(&p, "error", 0)) == 0 &&
+		(r = sv_pack_add_int(&p, "direction", 0)) == 0)
+		r = send_pack(c, &p);
+	sv_pack_cleanup(&p);
+	conn_enter_data(c, s);
+	log_info("conn %u: additional connection %zu of session %s", c->id, s->n_conns, s->name);
+	return r;
 }
 
 /* --- HTTP requests ------------------------------------------------------------------ */
@@ -393,7 +531,9 @@ on_login(struct hub_conn *c, const struct hub_http_req *req, const uint8_t *body
 		send_error_pack(c, res.error);
 		return 0;
 	}
-	return start_session(c, res.user);
+	if (res.additional)
+		return attach_session(c, &res);
+	return start_session(c, &res);
 }
 
 /* Handles every complete request in app_in. */
@@ -560,10 +700,8 @@ pump_sendapp(struct hub_conn *c, br_ssl_engine_context *eng)
 	if (c->state == ST_DATA) {
 		c->data_bytes_out += n;
 		uint64_t lim = c->hub->cfg->faults.drop_after_bytes;
-		if (lim && c->data_bytes_out >= lim) {
-			conn_abort(c, c->hub->cfg->faults.drop_rst, "fault: drop after bytes");
+		if (lim && c->data_bytes_out >= lim && fault_trigger(c, "bytes"))
 			return false;
-		}
 	}
 	return true;
 }
@@ -572,6 +710,7 @@ static void
 on_engine_closed(struct hub_conn *c)
 {
 	int err = br_ssl_engine_last_error(&c->sc.eng);
+	c->orderly = err == BR_ERR_OK; /* close_notify (ours answered, or the client's) */
 	if (err != BR_ERR_OK && c->state < ST_CLOSING)
 		log_info("conn %u: TLS error %d", c->id, err);
 	else
@@ -585,6 +724,8 @@ static void
 conn_pump(struct hub_conn *c)
 {
 	br_ssl_engine_context *eng = &c->sc.eng;
+	if (c->held)
+		return;
 	for (;;) {
 		if (c->state == ST_DEAD || c->abort_pending)
 			return;
@@ -626,6 +767,8 @@ conn_pump(struct hub_conn *c)
 			continue;
 		break;
 	}
+	if (c->state == ST_DEAD)
+		return; /* e.g. a fault drop in pump_sendapp */
 	if (c->eof && c->rlen == 0 && !c->writing) {
 		conn_abort(c, false, c->state == ST_CLOSING ? "closed" : "client closed the connection");
 		return;
@@ -670,6 +813,17 @@ conn_update_reading(struct hub_conn *c)
 		uv_read_stop((uv_stream_t *)&c->tcp);
 		c->reading = false;
 	}
+}
+
+static void
+on_slow_tls(uv_timer_t *t)
+{
+	struct hub_conn *c = t->data;
+	if (!c->held)
+		return;
+	log_info("conn %u: fault: slow TLS handshake: reading the ClientHello now", c->id);
+	c->held = false;
+	conn_pump(c);
 }
 
 static void
@@ -724,7 +878,12 @@ hub_conn_accept(struct hub *h)
 	}
 	log_info("conn %u: accepted from %s", c->id, peer);
 	uv_timer_start(&c->timer, on_handshake_timer, HANDSHAKE_LIMIT_MS, 0);
-	conn_pump(c);
+	if (h->cfg->faults.slow_tls_ms) { /* nothing is read (or sent) until then */
+		c->held = true;
+		uv_timer_start(&c->fault_timer, on_slow_tls, h->cfg->faults.slow_tls_ms, 0);
+	} else {
+		conn_pump(c);
+	}
 }
 
 /* see server.h */

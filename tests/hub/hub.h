@@ -4,10 +4,15 @@
  * Tests, the demo and benchmarks use it to run the whole client path without root:
  *
  *   client --TLS--> hub_conn (HTTP signature, hello, login, welcome, data blocks)
+ *          --TLS--> hub_conn (additional_connect with the session key) ...
+ *                      |  frames of all of a session's connections
+ *                      v
+ *                   hub_sess (session key, MAC learning, fault pipe)
  *                      |  frames, filtered by hub_frame_classify()
  *                      v
- *                   hub_lan (one libslirp instance per session: DHCP, RA, NAT from the
- *                            virtual host 10.77.0.1 to 127.0.0.1; DNS answered here)
+ *                   hub_lan (ONE libslirp instance for the hub, shared by the sessions
+ *                            like a LAN segment: DHCP, RA, NAT from the virtual host
+ *                            10.77.0.1 to 127.0.0.1; DNS answered here)
  *
  * Safety (shared/docs/traps.md): libslirp is a real NAT, so every frame from the client
  * passes hub_frame_classify() before slirp_input(): only the hub's own virtual addresses
@@ -17,9 +22,14 @@
  * Modules:
  *   frame.c    pure: filter, DNS responder, DHCP/RA DNS-option rewrite (unit-tested)
  *   httpreq.c  pure: server-side HTTP request parser (unit-tested)
- *   login.c    pure: login PACK check -> error code or welcome PACK (unit-tested)
- *   conn.c     one TLS connection: BearSSL server engine pump on libuv, protocol states
- *   lan.c      libslirp glue: poll fds and timers on libuv
+ *   login.c    pure: login / additional_connect PACK check -> error code or welcome
+ *              PACK (unit-tested)
+ *   fault.c    pure: fault names, the frame pipe (delay, jitter, loss, token bucket)
+ *   conn.c     one TLS connection: BearSSL server engine pump on libuv, protocol states,
+ *              per-connection faults (drops, slow TLS, malformed hello/welcome/blocks)
+ *   sess.c     sessions (several connections each, spec 12) and the MAC switch between
+ *              them and the LAN
+ *   lan.c      libslirp glue: poll fds and timers on libuv (one LAN for the whole hub)
  *   main.c     command line, certificate loading, listener
  */
 #ifndef SV_HUB_H
@@ -137,14 +147,75 @@ struct hub_user {
 	uint8_t stored[20];      /* SHA0(password || UPPER(name)) */
 };
 
-/* Fault injection, each off when zero. Designed to grow (issue 3). */
+/* Malformed server output (--fault-malformed); see hub_malformed_parse(). */
+enum hub_malformed {
+	HUB_BAD_NONE = 0,
+	HUB_BAD_HELLO_RANDOM19,  /* hello `random` of 19 bytes: not a VPN server */
+	HUB_BAD_HELLO_TRUNCATED, /* hello PACK cut short (Content-Length matches the cut) */
+	HUB_BAD_WELCOME_DUP,     /* welcome with one element twice */
+	HUB_BAD_WELCOME_HUGE,    /* welcome body past the client's 1 MiB PACK ceiling */
+	HUB_BAD_BLOCK_3201,      /* at the drop trigger: a block with a 3201-byte wire len */
+	HUB_BAD_KEEPALIVE_513,   /* at the drop trigger: a keep-alive of 513 bytes */
+};
+
+/* "hello-random19" ... -> HUB_BAD_*; -1 for an unknown name. */
+int hub_malformed_parse(const char *name);
+const char *hub_malformed_name(enum hub_malformed m);
+
+/* Fault injection, each off when zero. */
 struct hub_faults {
-	unsigned login_error;    /* refuse every login with this ERR_* code */
+	unsigned login_error;      /* refuse every login with this ERR_* code */
 	uint64_t drop_after_bytes; /* data phase: abort the TCP connection after this many
 	                            * bytes sent to the client */
 	uint64_t drop_after_ms;    /* ... or this long after the welcome */
 	bool drop_rst;             /* abort with RST instead of FIN */
+	bool drop_alternate;       /* FIN, RST, FIN, ... by connection id */
+	bool kill_session;         /* 5.01: a connection that ends without close_notify
+	                            * destroys its whole session (other connections too) */
+	uint32_t delay_ms, jitter_ms; /* per frame, both directions */
+	uint32_t loss_ppm;         /* frames lost per million, both directions */
+	uint64_t rate;             /* bytes/s per direction and session (token bucket) */
+	uint64_t seed;             /* of the loss and jitter generator */
+	uint32_t slow_tls_ms;      /* wait this long before reading the ClientHello */
+	enum hub_malformed malformed;
 };
+
+/* --- frame pipe: delay, jitter, loss and rate limit (pure) ----------------------- */
+
+#define HUB_PIPE_MAX_BYTES (512u * 1024u) /* queue bound per direction: then tail drop */
+
+struct hub_pipe_frame {
+	struct hub_pipe_frame *next;
+	uint64_t due_us;
+	size_t len;
+	uint8_t data[];
+};
+
+struct hub_pipe {
+	uint32_t delay_ms, jitter_ms, loss_ppm;
+	uint64_t rate;      /* bytes/s, 0 = unlimited */
+	uint64_t *rng;      /* shared generator state (borrowed) */
+	struct hub_pipe_frame *head, *tail;
+	size_t bytes;       /* queued */
+	uint64_t last_due;  /* frames leave in order: never before the previous one */
+	uint64_t bucket_us; /* token bucket as a virtual clock: empty at this time */
+	uint64_t passed, lost, overflow;
+};
+
+/* True when any of the pipe faults is on (else frames bypass the pipe). */
+bool hub_pipe_wanted(const struct hub_faults *f);
+void hub_pipe_init(struct hub_pipe *p, const struct hub_faults *f, uint64_t *rng);
+enum { HUB_PIPE_QUEUED = 0, HUB_PIPE_LOST = 1, HUB_PIPE_FULL = 2 };
+/* Queues a copy of f[0..n) arriving at now_us: HUB_PIPE_QUEUED, HUB_PIPE_LOST (random
+ * loss), HUB_PIPE_FULL (tail drop), or SV_E_NOMEM. */
+int hub_pipe_put(struct hub_pipe *p, const uint8_t *f, size_t n, uint64_t now_us);
+/* The first frame if it is due at now_us (caller frees it with free()), else NULL. */
+struct hub_pipe_frame *hub_pipe_get(struct hub_pipe *p, uint64_t now_us);
+/* Due time of the first frame, 0 when empty. */
+uint64_t hub_pipe_next_due(const struct hub_pipe *p);
+void hub_pipe_clear(struct hub_pipe *p);
+/* xorshift64* step; *state must not be 0 (hub_pipe_init fixes a 0 seed). */
+uint64_t hub_rand(uint64_t *state);
 
 struct hub_config {
 	const char *listen_host; /* 127.0.0.1 */
@@ -169,24 +240,30 @@ int hub_config_add_anonymous(struct hub_config *c, const char *name);
 
 /* What the login step decided. */
 struct hub_login_result {
-	unsigned error;                 /* 0 = welcome */
+	unsigned error;                 /* 0 = welcome (or attach) */
 	char user[HUB_NAME_MAX + 1];    /* canonical user name on success */
-	bool additional;                /* method additional_connect (not yet supported) */
+	bool additional;                /* method additional_connect: attach to a session */
+	uint8_t session_key[20];        /* ... the session it names */
 	bool noop;                      /* method noop: answer and wait for another request */
+	unsigned max_connection;        /* granted (spec 8): min(request, 32), more for qos */
+	bool qos;                       /* granted: echo of the request */
 };
 
 /*
  * Checks a login PACK against the configuration and the hello random. Pure; the
  * result's error is the ERR_* code the real server would send (3, 4, 7, 8, 9, 33).
+ * For additional_connect only the key's form is checked here (4 unless DATA of 20
+ * bytes); the caller looks the session up (13 when unknown or ended).
  */
 void hub_login_check(const struct hub_config *cfg, const struct sv_pack *req,
 	const uint8_t random[20], struct hub_login_result *res);
 
 /*
- * Builds the welcome PACK into out (freshly initialised): session_name SID-<USER>-<id>,
- * connection_name CID-<id>, session_key (20 random bytes given), timeout, policies...
+ * Builds the welcome PACK into out (freshly initialised) for a successful res:
+ * session_name SID-<USER>-<id>, connection_name CID-<id>, session_key (20 bytes given),
+ * max_connection and qos as granted, timeout, policies...
  */
-int hub_login_welcome(const struct hub_config *cfg, const char *user, unsigned id,
-	const uint8_t session_key[20], uint32_t session_key_32, struct sv_pack *out);
+int hub_login_welcome(const struct hub_config *cfg, const struct hub_login_result *res,
+	unsigned id, const uint8_t session_key[20], uint32_t session_key_32, struct sv_pack *out);
 
 #endif

@@ -56,4 +56,23 @@ sv_log "16 MiB through the official client and the hub: sha256 ok"
 has_slaac() { ip -n "$SV_NS_CLI" -6 addr show dev vpn_vpn scope global | grep -q 'inet6 fd77:'; }
 sv_wait_until 20 "an IPv6 address on vpn_vpn by SLAAC from the hub's router advertisements" has_slaac
 sv_log "SLAAC address on vpn_vpn: $(ip -n "$SV_NS_CLI" -6 addr show dev vpn_vpn scope global | awk '/inet6/ { print $2; exit }')"
+
+# QoS on: the official client asks for 2 TCP connections (spec 12: even MaxConnection 1
+# gets 2 with qos) and opens the second with additional_connect; the hub must carry both.
+# The LAN (and so the lease for the NIC's MAC) outlives the first session.
+r=$SV_ROOT/vcl
+sv_vpncmd "$r" localhost /CLIENT AccountDisconnect ref
+sv_vpncmd "$r" localhost /CLIENT AccountDetailSet ref /MAXTCP:1 /INTERVAL:1 /TTL:0 /HALF:no \
+	/BRIDGE:no /MONITOR:no /NOTRACK:no /NOQOS:no /DISABLEUDP:yes
+sv_vpncmd "$r" localhost /CLIENT AccountConnect ref
+sv_wait_until 20 "the official client's session with QoS" sv_vpnclient_established
+sv_wait_until 10 "the official client's second connection (additional_connect)" \
+	grep -q 'additional connection 2 of session' "$SV_ROOT/proxy-hub.log"
+grep 'session for alice up\|additional connection' "$SV_ROOT/proxy-hub.log" | sed 's/^/    /' >&2
+grep -q 'session for alice up: .*max_connection 2, qos' "$SV_ROOT/proxy-hub.log" ||
+	sv_fail "the hub did not grant max_connection 2 with qos"
+got=$(SV_CURL_TIMEOUT=60 sv_curl --interface vpn_vpn "http://10.77.0.1:8080/big.bin" | sha256sum | cut -d' ' -f1) ||
+	sv_fail "download over two connections failed"
+[ "$got" = "$want" ] || sv_fail "big.bin over two connections: digest $got, expected $want"
+sv_log "16 MiB through the official client with QoS (2 TCP connections): sha256 ok"
 sv_log "PASS"

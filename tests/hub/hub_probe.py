@@ -11,7 +11,15 @@ Scenarios (each prints "ok: ..." lines and exits 0, or prints "FAIL: ..." and ex
   idle        anonymous login, then silence: the hub must close within timeout + 3 s
   fault_drop  against a hub with --fault-drop-after-ms 500 --fault-drop-rst: RST after ~0.5 s;
               with HUB_FAULT_LOGIN=N set and --fault-login-error N: login refused with N
+  additional  additional_connect (spec 12): login asking max_connection 2, two more
+              connections attach (max + 1), the next gets 15, an unknown key 13, a
+              19-byte key 4; a DHCP discover sent on an additional connection is answered
+              in the session; after an abrupt close of the login connection the others
+              stay and a re-attach works
+  kill_session  against a hub with --fault-kill-session: an abrupt close of one
+              connection makes the hub close the other, and the key is refused (13)
 """
+import select
 import hashlib
 import os
 import socket
@@ -136,9 +144,10 @@ def hello(s):
     return p
 
 
-def login(s, rnd, user, authtype, extra=(), hub="DEFAULT"):
+def login(s, rnd, user, authtype, extra=(), hub="DEFAULT", max_connection=1):
     elems = [("method", STR, "login"), ("hubname", STR, hub), ("username", STR, user),
-             ("authtype", INT, authtype), ("use_encrypt", INT, 1), ("max_connection", INT, 1),
+             ("authtype", INT, authtype), ("use_encrypt", INT, 1),
+             ("max_connection", INT, max_connection),
              ("use_compress", INT, 0), ("half_connection", INT, 0), ("qos", INT, 0),
              ("client_str", STR, "hub_probe.py"), ("client_ver", INT, 501),
              ("client_build", INT, 9674)] + list(extra)
@@ -436,5 +445,145 @@ def scenario_fault_drop():
     fail("no drop within 5 s")
 
 
-{"fault_drop": scenario_fault_drop, "handshake": scenario_handshake, "logins": scenario_logins, "data": scenario_data,
+def attach(key):
+    s = connect()
+    hello(s)
+    line, st, _, body = post(s, "/vpnsvc/vpn.cgi", pack_encode([
+        ("method", STR, "additional_connect"), ("session_key", DATA, key),
+        ("client_str", STR, "hub_probe.py"), ("client_ver", INT, 501),
+        ("client_build", INT, 9674)]))
+    if st != 200:
+        fail("additional_connect answered %r" % line)
+    return s, pack_decode(body)
+
+
+def login_session(max_connection):
+    s = connect()
+    rnd = hello(s)["random"][1]
+    w = login(s, rnd, "alice", 2, [("plain_password", STR, "right")],
+              max_connection=max_connection)
+    if "error" in w:
+        fail("login refused: %r" % (w["error"],))
+    return s, w
+
+
+def drain(socks, seconds, want=None):
+    """Reads block messages from every socket in socks (a dict name -> socket) for up to
+    seconds; returns (frames as [(name, frame)], set of names that hit EOF). Stops early
+    once want(frames) is true."""
+    bufs = {n: b"" for n in socks}
+    frames, eof = [], set()
+    deadline = time.time() + seconds
+    for s in socks.values():
+        s.setblocking(False)
+    while time.time() < deadline and len(eof) < len(socks):
+        live = [s for n, s in socks.items() if n not in eof]
+        pending = [s for s in live if s.pending()]
+        r = pending or select.select(live, [], [], 0.2)[0]
+        for s in r:
+            name = [n for n, x in socks.items() if x is s][0]
+            try:
+                c = s.recv(65536)
+            except (ssl.SSLWantReadError, BlockingIOError):
+                continue
+            except (ConnectionError, ssl.SSLError, OSError):
+                c = b""
+            if not c:
+                eof.add(name)
+                continue
+            b = bufs[name] + c
+            while len(b) >= 8:
+                (n,) = struct.unpack_from(">I", b, 0)
+                if n == 0xFFFFFFFF:
+                    (ln,) = struct.unpack_from(">I", b, 4)
+                    if len(b) < 8 + ln:
+                        break
+                    b = b[8 + ln:]
+                    continue
+                o, got, complete = 4, [], True
+                for _ in range(n):
+                    if len(b) < o + 4:
+                        complete = False
+                        break
+                    (ln,) = struct.unpack_from(">I", b, o)
+                    if len(b) < o + 4 + ln:
+                        complete = False
+                        break
+                    got.append(b[o + 4:o + 4 + ln])
+                    o += 4 + ln
+                if not complete:
+                    break
+                b = b[o:]
+                frames += [(name, f) for f in got]
+            bufs[name] = b
+        if want is not None and want(frames):
+            break
+    for s in socks.values():
+        s.setblocking(True)
+    return frames, eof
+
+
+def is_offer(f, xid):
+    return (len(f) > 282 and f[12:14] == b"\x08\x00" and f[23] == 17
+            and f[34:38] == b"\x00\x43\x00\x44" and struct.unpack_from(">I", f, 46)[0] == xid)
+
+
+def scenario_additional():
+    s1, w = login_session(2)
+    key = w["session_key"][1]
+    if w["max_connection"][1] != 2:
+        fail("asked max_connection 2, welcome grants %r" % (w["max_connection"][1],))
+    s2, r = attach(key)
+    expect_error(r, 0, "additional_connect #1")
+    if r.get("direction", (INT, -1))[1] != 0:
+        fail("direction %r, expected 0" % (r.get("direction"),))
+    s3, r = attach(key)
+    expect_error(r, 0, "additional_connect #2 (max_connection + 1, as 5.01 admits)")
+    s4, r = attach(key)
+    expect_error(r, 15, "additional_connect #3 (too many)")
+    s4.close()
+    s5, r = attach(os.urandom(20))
+    expect_error(r, 13, "additional_connect with an unknown key")
+    s5.close()
+    s6, r = attach(key[:19])
+    expect_error(r, 4, "additional_connect with a 19-byte key")
+    s6.close()
+    xid = int.from_bytes(os.urandom(4), "big")
+    send_frames(s2, [dhcp_discover(xid)])
+    socks = {"conn1": s1, "conn2": s2, "conn3": s3}
+    frames, eof = drain(socks, 5, lambda fr: any(is_offer(f, xid) for _, f in fr))
+    offers = [n for n, f in frames if is_offer(f, xid)]
+    if not offers or eof:
+        fail("no DHCP offer for a discover sent on an additional connection (eof %r)" % eof)
+    ok("DHCP discover on conn2 answered in the session (offer on %s)" % offers[0])
+    s1.close()  # no close_notify: an abrupt loss
+    frames, eof = drain({"conn2": s2, "conn3": s3}, 1.5)
+    if eof:
+        fail("the hub closed %r after the login connection was lost" % sorted(eof))
+    ok("login connection lost abruptly: the other two stay up")
+    s7, r = attach(key)
+    expect_error(r, 0, "re-attach after the loss")
+    for s in (s2, s3, s7):
+        s.close()
+
+
+def scenario_kill_session():
+    s1, w = login_session(2)
+    key = w["session_key"][1]
+    s2, r = attach(key)
+    expect_error(r, 0, "additional_connect")
+    t0 = time.time()
+    s1.close()  # no close_notify
+    frames, eof = drain({"conn2": s2}, 3)
+    if "conn2" not in eof:
+        fail("the hub kept conn2 after an abrupt loss of conn1 (kill-session mode)")
+    ok("abrupt loss of conn1: the hub closed conn2 after %.2f s" % (time.time() - t0))
+    s3, r = attach(key)
+    expect_error(r, 13, "re-attach to the killed session")
+    s3.close()
+    s2.close()
+
+
+{"fault_drop": scenario_fault_drop, "additional": scenario_additional,
+ "kill_session": scenario_kill_session, "handshake": scenario_handshake, "logins": scenario_logins, "data": scenario_data,
  "idle": scenario_idle}[SCENARIO]()

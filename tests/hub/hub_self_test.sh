@@ -1,7 +1,8 @@
 #!/bin/bash
 # Self-test of sevpn-testhub with a scripted Python client (hub_probe.py): TLS and pin,
 # signature and hello, login errors, welcome, keep-alive, DHCP through libslirp with the
-# hub's DNS address, DNS from the hub's table, the outbound filter, the idle timeout.
+# hub's DNS address, DNS from the hub's table, the outbound filter, the idle timeout,
+# additional connections (spec 12), and the drop, login-error and kill-session faults.
 # Runs as any user, loopback only.   usage: hub_self_test.sh PATH/TO/sevpn-testhub
 set -eu
 HUB=${1:?usage: hub_self_test.sh SEVPN_TESTHUB}
@@ -49,7 +50,7 @@ PORT=$(printf '%s\n' "$line" | sed -n 's/^listening 127\.0\.0\.1:\([0-9]*\) sha2
 [ -n "$PORT" ] || { log "FAIL: no listening line"; exit 1; }
 [ "$line" = "listening 127.0.0.1:$PORT sha256=$FP" ] || { log "FAIL: fingerprint differs from mkcert.sh's $FP"; exit 1; }
 
-for sc in handshake logins data idle; do
+for sc in handshake logins data idle additional; do
 	log "scenario $sc"
 	timeout 30 "$PY" "$HERE/hub_probe.py" 127.0.0.1 "$PORT" "$FP" "$sc" >&2
 done
@@ -77,6 +78,12 @@ grep -q 'fault: drop after time: closing (RST)' "$W/drop.log" || { log "FAIL: no
 start_hub refuse --fault-login-error 20
 log "scenario fault_drop (hub on $HUB_PORT: --fault-login-error 20)"
 HUB_FAULT_LOGIN=20 timeout 30 "$PY" "$HERE/hub_probe.py" 127.0.0.1 "$HUB_PORT" "$FP" fault_drop >&2
+
+start_hub kill --fault-kill-session
+log "scenario kill_session (hub on $HUB_PORT: --fault-kill-session)"
+timeout 30 "$PY" "$HERE/hub_probe.py" 127.0.0.1 "$HUB_PORT" "$FP" kill_session >&2
+grep -q 'ended: a connection ended without close_notify' "$W/kill.log" || { log "FAIL: no session kill in the log"; exit 1; }
+grep -q 'additional connection 2 of session SID-ALICE-' "$W/hub.log" || { log "FAIL: no additional connection in the log"; exit 1; }
 
 # The SYN to 192.0.2.1 in the data scenario never reached libslirp.
 grep -q 'filter dropped a 54-byte frame' "$W/hub.log" || { log "FAIL: the filter logged no dropped SYN"; exit 1; }

@@ -1,5 +1,6 @@
 /*
- * A session's LAN: one libslirp instance driven by the libuv loop (see server.h).
+ * The hub's LAN: one libslirp instance, shared by every session, driven by the libuv
+ * loop (see server.h).
  *
  * Loop integration (libslirp 4.7 has no event-loop API of its own):
  *   uv_prepare  slirp_pollfds_fill(): for each fd slirp wants, a uv_poll handle is

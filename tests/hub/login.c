@@ -20,6 +20,8 @@ enum {
 	ERR_NOT_SUPPORTED = 33,
 };
 
+#define MAX_CONNECTION 32u /* policy MaxConnection of a 5.01 hub */
+
 /* see hub.h */
 void
 hub_config_init(struct hub_config *c)
@@ -183,8 +185,14 @@ hub_login_check(const struct hub_config *cfg, const struct sv_pack *req,
 		return;
 	}
 	if (strcmp(method, "additional_connect") == 0) {
+		/* Spec 12: only the key's form here; the caller looks the session up. */
+		const uint8_t *key;
+		size_t n;
 		res->additional = true;
-		res->error = ERR_PROTOCOL_ERROR; /* not implemented yet (hub.h) */
+		if (!sv_pack_get_data(req, "session_key", &key, &n) || n != sizeof res->session_key)
+			res->error = ERR_PROTOCOL_ERROR;
+		else
+			memcpy(res->session_key, key, n);
 		return;
 	}
 	if (strcmp(method, "login") != 0) {
@@ -217,6 +225,14 @@ hub_login_check(const struct hub_config *cfg, const struct sv_pack *req,
 		return;
 	}
 	snprintf(res->user, sizeof res->user, "%s", u->name);
+	/* Spec 8: min(request, policy MaxConnection 32), at least 1, at least 2 with QoS.
+	 * half_connection is never granted (the welcome says 0). */
+	uint32_t want = 1;
+	(void)sv_pack_get_int(req, "max_connection", &want);
+	res->max_connection = want < 1 ? 1 : want > MAX_CONNECTION ? MAX_CONNECTION : want;
+	res->qos = sv_pack_get_int(req, "qos", &v) && v != 0;
+	if (res->qos && res->max_connection < 2)
+		res->max_connection = 2;
 }
 
 /* Spec section 8: what a 5.01 server grants by default. */
@@ -244,7 +260,7 @@ add_policies(struct sv_pack *p, uint32_t timeout_s)
 	const struct {
 		const char *name;
 		uint32_t v;
-	} nums[] = { { "policy:MaxConnection", 32 }, { "policy:TimeOut", timeout_s },
+	} nums[] = { { "policy:MaxConnection", MAX_CONNECTION }, { "policy:TimeOut", timeout_s },
 		{ "policy:MaxMac", 0 }, { "policy:MaxIP", 0 }, { "policy:MaxUpload", 0 },
 		{ "policy:MaxDownload", 0 }, { "policy:MultiLogins", 0 }, { "policy:MaxIPv6", 0 },
 		{ "policy:AutoDisconnect", 0 }, { "policy:VLanId", 0 } };
@@ -255,9 +271,10 @@ add_policies(struct sv_pack *p, uint32_t timeout_s)
 
 /* see hub.h */
 int
-hub_login_welcome(const struct hub_config *cfg, const char *user, unsigned id,
-	const uint8_t session_key[20], uint32_t session_key_32, struct sv_pack *out)
+hub_login_welcome(const struct hub_config *cfg, const struct hub_login_result *res,
+	unsigned id, const uint8_t session_key[20], uint32_t session_key_32, struct sv_pack *out)
 {
+	const char *user = res->user;
 	char sid[HUB_NAME_MAX + 32], cid[32];
 	size_t i = 0;
 	for (; user[i] && i < HUB_NAME_MAX; i++)
@@ -272,12 +289,12 @@ hub_login_welcome(const struct hub_config *cfg, const char *user, unsigned id,
 		(r = sv_pack_add_str(out, "connection_name", cid)) != 0 ||
 		(r = sv_pack_add_data(out, "session_key", session_key, 20)) != 0 ||
 		(r = sv_pack_add_int(out, "session_key_32", session_key_32)) != 0 ||
-		(r = sv_pack_add_int(out, "max_connection", 1)) != 0 ||
+		(r = sv_pack_add_int(out, "max_connection", res->max_connection)) != 0 ||
 		(r = sv_pack_add_int(out, "use_encrypt", 1)) != 0 ||
 		(r = sv_pack_add_int(out, "use_compress", 0)) != 0 ||
 		(r = sv_pack_add_int(out, "half_connection", 0)) != 0 ||
 		(r = sv_pack_add_int(out, "timeout", cfg->timeout_ms)) != 0 ||
-		(r = sv_pack_add_int(out, "qos", 0)) != 0 ||
+		(r = sv_pack_add_int(out, "qos", res->qos)) != 0 ||
 		(r = sv_pack_add_int(out, "is_azure_session", 0)) != 0 ||
 		(r = sv_pack_add_int(out, "vlan_id", 0)) != 0 ||
 		(r = sv_pack_add_int(out, "enable_udp_recovery", 0)) != 0 ||

@@ -44,6 +44,25 @@ static const char usage[] =
 	"                            the client in the data phase\n"
 	"  --fault-drop-after-ms N   ... or N ms after the welcome\n"
 	"  --fault-drop-rst          abort with RST instead of FIN\n"
+	"  --fault-drop-alternate    FIN, RST, FIN, ... one drop after the other\n"
+	"  --fault-kill-session      a connection that ends without close_notify (a drop,\n"
+	"                            FIN or RST) destroys its whole session, as 5.01 does:\n"
+	"                            other connections close, its key is refused (13)\n"
+	"  --fault-delay-ms N        delay every frame by N ms (both directions)\n"
+	"  --fault-jitter-ms N       ... plus 0..N ms at random (order kept)\n"
+	"  --fault-loss PERCENT      lose frames at random (both directions), e.g. 0.5\n"
+	"  --fault-seed N            seed of the loss and jitter generator (default 1)\n"
+	"  --fault-rate BYTES        cap each session at BYTES/s per direction (token\n"
+	"                            bucket; queue of 512 KiB, then frames are dropped)\n"
+	"  --fault-slow-tls-ms N     wait N ms before reading a connection's ClientHello\n"
+	"  --fault-malformed WHAT    send something a client must reject:\n"
+	"                              hello-random19     hello `random` of 19 bytes\n"
+	"                              hello-truncated    hello PACK cut in the middle\n"
+	"                              welcome-duplicate  welcome with an element twice\n"
+	"                              welcome-oversized  welcome Content-Length of 2 MiB\n"
+	"                              block-3201         a block with wire length 3201 at\n"
+	"                                                 the drop trigger (else after 1 s)\n"
+	"                              keepalive-513      a 513-byte keep-alive, likewise\n"
 	"  -v, --verbose             more log output (repeat for more)\n"
 	"  --log-level LEVEL         error, warn, info, debug or trace\n"
 	"\n"
@@ -267,7 +286,9 @@ add_user(struct hub_config *c, const char *arg)
 
 enum {
 	OPT_LISTEN = 256, OPT_CERT, OPT_KEY, OPT_HUB, OPT_USER, OPT_ANON, OPT_DNS, OPT_TIMEOUT,
-	OPT_MAXSESS, OPT_F_LOGIN, OPT_F_BYTES, OPT_F_MS, OPT_F_RST, OPT_LOGLEVEL,
+	OPT_MAXSESS, OPT_F_LOGIN, OPT_F_BYTES, OPT_F_MS, OPT_F_RST, OPT_F_ALT, OPT_F_KILL,
+	OPT_F_DELAY, OPT_F_JITTER, OPT_F_LOSS, OPT_F_SEED, OPT_F_RATE, OPT_F_SLOWTLS, OPT_F_BAD,
+	OPT_LOGLEVEL,
 };
 
 static const struct option long_opts[] = {
@@ -284,11 +305,53 @@ static const struct option long_opts[] = {
 	{ "fault-drop-after-bytes", required_argument, NULL, OPT_F_BYTES },
 	{ "fault-drop-after-ms", required_argument, NULL, OPT_F_MS },
 	{ "fault-drop-rst", no_argument, NULL, OPT_F_RST },
+	{ "fault-drop-alternate", no_argument, NULL, OPT_F_ALT },
+	{ "fault-kill-session", no_argument, NULL, OPT_F_KILL },
+	{ "fault-delay-ms", required_argument, NULL, OPT_F_DELAY },
+	{ "fault-jitter-ms", required_argument, NULL, OPT_F_JITTER },
+	{ "fault-loss", required_argument, NULL, OPT_F_LOSS },
+	{ "fault-seed", required_argument, NULL, OPT_F_SEED },
+	{ "fault-rate", required_argument, NULL, OPT_F_RATE },
+	{ "fault-slow-tls-ms", required_argument, NULL, OPT_F_SLOWTLS },
+	{ "fault-malformed", required_argument, NULL, OPT_F_BAD },
 	{ "log-level", required_argument, NULL, OPT_LOGLEVEL },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* "0.5" (percent, up to 4 decimals) -> parts per million. */
+static int
+parse_percent_ppm(const char *s, uint32_t *out)
+{
+	uint64_t whole = 0, frac = 0, scale = 10000;
+	const char *p = s;
+	if (*p < '0' || *p > '9')
+		return SV_E_INVAL;
+	while (*p >= '0' && *p <= '9' && whole <= 100)
+		whole = whole * 10 + (uint64_t)(*p++ - '0');
+	if (*p == '.') {
+		p++;
+		while (*p >= '0' && *p <= '9' && scale > 1) {
+			scale /= 10;
+			frac += (uint64_t)(*p++ - '0') * scale;
+		}
+	}
+	uint64_t ppm = whole * 10000 + frac;
+	if (*p != '\0' || ppm > 1000000)
+		return SV_E_INVAL;
+	*out = (uint32_t)ppm;
+	return 0;
+}
+
+static const char *
+opt_name(int opt)
+{
+	for (const struct option *o = long_opts; o->name; o++)
+		if (o->val == opt)
+			return o->name;
+	return "?";
+}
 
 static int
 parse_args(struct hub_config *c, int argc, char **argv, int *level)
@@ -327,6 +390,35 @@ parse_args(struct hub_config *c, int argc, char **argv, int *level)
 		case OPT_F_BYTES: r = parse_u64(optarg, UINT64_MAX, &c->faults.drop_after_bytes); break;
 		case OPT_F_MS: r = parse_u64(optarg, UINT64_MAX, &c->faults.drop_after_ms); break;
 		case OPT_F_RST: c->faults.drop_rst = true; break;
+		case OPT_F_ALT: c->faults.drop_alternate = true; break;
+		case OPT_F_KILL: c->faults.kill_session = true; break;
+		case OPT_F_DELAY:
+			r = parse_u64(optarg, 60000, &v);
+			c->faults.delay_ms = (uint32_t)v;
+			break;
+		case OPT_F_JITTER:
+			r = parse_u64(optarg, 60000, &v);
+			c->faults.jitter_ms = (uint32_t)v;
+			break;
+		case OPT_F_LOSS: r = parse_percent_ppm(optarg, &c->faults.loss_ppm); break;
+		case OPT_F_SEED: r = parse_u64(optarg, UINT64_MAX, &c->faults.seed); break;
+		case OPT_F_RATE:
+			if ((r = parse_u64(optarg, UINT64_MAX / 1000000u, &c->faults.rate)) == 0 &&
+				c->faults.rate > 0 && c->faults.rate < 1000)
+				r = SV_E_INVAL; /* below 1000 B/s a 1514-byte frame waits > 1.5 s */
+			break;
+		case OPT_F_SLOWTLS:
+			r = parse_u64(optarg, 120000, &v);
+			c->faults.slow_tls_ms = (uint32_t)v;
+			break;
+		case OPT_F_BAD: {
+			int m = hub_malformed_parse(optarg);
+			if (m < 0)
+				r = SV_E_INVAL;
+			else
+				c->faults.malformed = (enum hub_malformed)m;
+			break;
+		}
 		case OPT_LOGLEVEL:
 			if ((*level = sv_log_parse_level(optarg)) < 0)
 				r = SV_E_INVAL;
@@ -339,8 +431,8 @@ parse_args(struct hub_config *c, int argc, char **argv, int *level)
 		default: return SV_E_INVAL;
 		}
 		if (r != 0) {
-			fprintf(stderr, "sevpn-testhub: bad value for --%s: '%s'\n",
-				long_opts[opt - OPT_LISTEN].name, optarg ? optarg : "");
+			fprintf(stderr, "sevpn-testhub: bad value for --%s: '%s'\n", opt_name(opt),
+				optarg ? optarg : "");
 			return r;
 		}
 	}
@@ -387,6 +479,9 @@ on_signal(uv_signal_t *s, int signum)
 	uv_close((uv_handle_t *)&h->sigint, NULL);
 	uv_close((uv_handle_t *)&h->sigterm, NULL);
 	hub_conn_close_all(h);
+	hub_sess_end_all(h);
+	hub_lan_free(h->lan);
+	h->lan = NULL;
 }
 
 static int
@@ -447,6 +542,9 @@ main(int argc, char **argv)
 		goto out;
 	h.loop = uv_default_loop();
 	h.cfg = &cfg;
+	h.rng = cfg.faults.seed ? cfg.faults.seed : 1;
+	if ((h.lan = hub_lan_new(h.loop, &cfg.net, &cfg.dns, 0, hub_switch_emit, &h)) == NULL)
+		goto out;
 	if (start_listener(&h, &cfg) != 0)
 		goto out;
 	uv_prepare_init(h.loop, &h.flush);

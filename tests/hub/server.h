@@ -1,9 +1,20 @@
 /*
- * The running test hub: listener, connections and session LANs on one libuv loop.
+ * The running test hub: listener, connections, sessions and the LAN on one libuv loop.
  * (The pure parts are in hub.h.)
  *
- * Ownership: struct hub owns the connections (a list); a connection in the data phase
- * owns its hub_lan. Objects are freed from libuv close callbacks only.
+ *   hub_conn  one TCP/TLS connection (conn.c): handshake, then the data phase of the
+ *             session it logged in to or attached to (additional_connect)
+ *   hub_sess  one session (sess.c): its connections (up to max_connection + 1), session
+ *             key, learned MAC addresses, fault pipes. It outlives its connections by the
+ *             session timeout (spec 13.1), unless faults.kill_session ends it at once.
+ *   hub_lan   the Virtual Hub's LAN (lan.c): ONE libslirp instance shared by every
+ *             session, so that the LAN, like a real one, outlives sessions: a client that
+ *             logs in again with the same MAC keeps its lease and its TCP connections.
+ *             Frames from the LAN are switched to sessions by destination MAC.
+ *
+ * Ownership: struct hub owns the connections and the sessions (lists) and the LAN. A
+ * session only points at its connections and a connection at its session; each side
+ * clears the other's pointer when it goes. Objects are freed from libuv close callbacks.
  */
 #ifndef SV_HUB_SERVER_H
 #define SV_HUB_SERVER_H
@@ -14,6 +25,7 @@
 #include "hub.h"
 
 struct hub_conn;
+struct hub_sess;
 
 struct hub {
 	uv_loop_t *loop;
@@ -28,8 +40,12 @@ struct hub {
 	const br_rsa_private_key *rsa;
 	uint8_t cert_sha256[32];
 	struct hub_conn *conns; /* list of live connections */
+	struct hub_sess *sess;  /* list of live sessions */
+	struct hub_lan *lan;    /* the LAN every session is plugged into */
 	unsigned next_id;
-	unsigned sessions; /* connections in the data phase */
+	unsigned sessions;      /* live sessions */
+	uint64_t drops;         /* fault drops so far (drop_alternate) */
+	uint64_t rng;           /* fault generator (faults.seed) */
 	bool stopping;
 };
 
@@ -39,10 +55,56 @@ void hub_conn_accept(struct hub *h);
 void hub_conn_flush_all(struct hub *h);
 /* Starts an orderly close of every connection (for shutdown). */
 void hub_conn_close_all(struct hub *h);
+/* Queues one frame to the client on c (data phase; dropped when the queue is full). */
+void hub_conn_send_frame(struct hub_conn *c, const uint8_t *f, size_t n);
+/* Bytes queued for the client on c. */
+size_t hub_conn_queued(const struct hub_conn *c);
+/* Ends c without close_notify because its session ended (c is detached already). */
+void hub_conn_kill(struct hub_conn *c, const char *why);
+
+#define HUB_SESS_CONNS 33 /* policy MaxConnection 32, plus the extra one a 5.01 server admits */
+#define HUB_SESS_MACS 4
+
+struct hub_sess {
+	struct hub *hub;
+	struct hub_sess *next;
+	unsigned id;
+	char name[HUB_NAME_MAX + 32]; /* SID-<USER>-<id> */
+	char user[HUB_NAME_MAX + 1];
+	uint8_t key[20];
+	unsigned max_connection;
+	struct hub_conn *conns[HUB_SESS_CONNS];
+	size_t n_conns;
+	uint8_t macs[HUB_SESS_MACS][6]; /* learned from the client's frames, newest first */
+	size_t n_macs;
+	uv_timer_t timer;      /* session timeout while it has no connection */
+	uv_timer_t pipe_timer; /* releases frames from the fault pipes */
+	bool shaped;           /* frames go through up/down */
+	struct hub_pipe up, down;
+	unsigned open_handles;
+	bool dead;
+	uint64_t frames_in, frames_out, no_conn_drops;
+};
+
+/* A new session for a successful login (res); NULL when out of memory. */
+struct hub_sess *hub_sess_new(struct hub *h, const struct hub_login_result *res, unsigned id);
+/* The live session with this key, or NULL. */
+struct hub_sess *hub_sess_find(struct hub *h, const uint8_t key[20]);
+/* Adds c to s: 0, or 15 (TOO_MANY_CONNECTION) when s already has more than
+ * max_connection connections (spec 12). */
+unsigned hub_sess_attach(struct hub_sess *s, struct hub_conn *c);
+/* c leaves s; abrupt = without close_notify (with faults.kill_session that ends s). */
+void hub_sess_detach(struct hub_sess *s, struct hub_conn *c, bool abrupt);
+/* One frame from the client. */
+void hub_sess_input(struct hub_sess *s, const uint8_t *f, size_t n);
+/* Ends every session (shutdown). */
+void hub_sess_end_all(struct hub *h);
+/* The LAN's output: switched to sessions by destination MAC (hub_lan_emit_cb). */
+void hub_switch_emit(void *hub, const uint8_t *f, size_t n);
 
 struct hub_lan;
 
-/* Session LAN: a libslirp instance. Frames it emits go to emit(arg, frame, len). */
+/* The hub's LAN: a libslirp instance. Frames it emits go to emit(arg, frame, len). */
 typedef void hub_lan_emit_cb(void *arg, const uint8_t *frame, size_t len);
 
 /* NULL on failure (logged). dns is borrowed and must outlive the LAN. */

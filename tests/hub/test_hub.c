@@ -1,12 +1,13 @@
 /*
  * Unit tests of the test hub's pure parts: the safety filter in front of libslirp, the
- * DNS responder, the DHCP/RA DNS-option rewrite, the HTTP request parser and the login
- * check / welcome PACK.
+ * DNS responder, the DHCP/RA DNS-option rewrite, the HTTP request parser, the login
+ * check / welcome PACK, and the fault pipe (delay, jitter, loss, token bucket).
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -572,11 +573,15 @@ login_protocol_errors_match_the_real_server(void **state)
 	assert_int_equal(res.error, 4);
 	sv_pack_cleanup(&p);
 
+	/* additional_connect: the session key must be DATA of exactly 20 bytes */
 	sv_pack_init(&p);
 	assert_int_equal(sv_pack_add_str(&p, "method", "additional_connect"), 0);
 	hub_login_check(&c, &p, RND, &res);
 	assert_int_equal(res.error, 4);
 	assert_true(res.additional);
+	assert_int_equal(sv_pack_add_data(&p, "session_key", "0123456789012345678", 19), 0);
+	hub_login_check(&c, &p, RND, &res);
+	assert_int_equal(res.error, 4);
 	sv_pack_cleanup(&p);
 
 	login_pack(&p, "DEFAULT", "alice", 1); /* secure_password of the wrong size */
@@ -615,9 +620,10 @@ welcome_carries_the_fields_of_a_real_server(void **state)
 	const uint8_t *d;
 	size_t n;
 	uint32_t v;
+	struct hub_login_result res = { .user = "alice", .max_connection = 1 };
 	config(&c);
 	sv_pack_init(&p);
-	assert_int_equal(hub_login_welcome(&c, "alice", 51, key, 7, &p), 0);
+	assert_int_equal(hub_login_welcome(&c, &res, 51, key, 7, &p), 0);
 	assert_true(sv_pack_get_str(&p, "session_name", &s));
 	assert_string_equal(s, "SID-ALICE-51");
 	assert_true(sv_pack_get_str(&p, "connection_name", &s));
@@ -649,6 +655,160 @@ welcome_carries_the_fields_of_a_real_server(void **state)
 	hub_config_cleanup(&c);
 }
 
+static void
+login_grants_connections_like_a_real_server(void **state)
+{
+	(void)state;
+	struct hub_config c;
+	struct sv_pack p;
+	struct hub_login_result res;
+	config(&c);
+	login_pack(&p, "DEFAULT", "alice", 1);
+	add_proof(&p, "alice", "Secr3tPass");
+	hub_login_check(&c, &p, RND, &res); /* no max_connection: 1 */
+	assert_int_equal(res.error, 0);
+	assert_int_equal(res.max_connection, 1);
+	assert_false(res.qos);
+	assert_int_equal(sv_pack_add_int(&p, "qos", 1), 0); /* QoS: at least 2 */
+	hub_login_check(&c, &p, RND, &res);
+	assert_int_equal(res.max_connection, 2);
+	assert_true(res.qos);
+	assert_int_equal(sv_pack_add_int(&p, "max_connection", 99), 0); /* policy: 32 */
+	hub_login_check(&c, &p, RND, &res);
+	assert_int_equal(res.max_connection, 32);
+	sv_pack_cleanup(&p);
+	hub_config_cleanup(&c);
+}
+
+static void
+additional_connect_carries_the_session_key(void **state)
+{
+	(void)state;
+	struct hub_config c;
+	struct sv_pack p;
+	struct hub_login_result res;
+	static const uint8_t key[20] = { 7, 7, 7, 1, 2, 3 };
+	config(&c);
+	c.faults.login_error = 20; /* login faults do not apply to attaching */
+	sv_pack_init(&p);
+	assert_int_equal(sv_pack_add_str(&p, "method", "additional_connect"), 0);
+	assert_int_equal(sv_pack_add_data(&p, "session_key", key, sizeof key), 0);
+	hub_login_check(&c, &p, RND, &res);
+	assert_int_equal(res.error, 0);
+	assert_true(res.additional);
+	assert_memory_equal(res.session_key, key, sizeof key);
+	sv_pack_cleanup(&p);
+	hub_config_cleanup(&c);
+}
+
+static void
+malformed_fault_names_round_trip(void **state)
+{
+	(void)state;
+	for (int m = HUB_BAD_NONE; m <= HUB_BAD_KEEPALIVE_513; m++)
+		assert_int_equal(hub_malformed_parse(hub_malformed_name((enum hub_malformed)m)), m);
+	assert_int_equal(hub_malformed_parse("hello-random20"), -1);
+	assert_int_equal(hub_malformed_parse(""), -1);
+}
+
+#define T0 1000000000ull /* a plausible uv_hrtime()/1000 */
+
+static void
+pipe_delays_and_jitters_without_reordering(void **state)
+{
+	(void)state;
+	struct hub_faults f = { .delay_ms = 10, .jitter_ms = 5 };
+	struct hub_pipe p;
+	uint64_t rng = 3, last = 0;
+	uint8_t frame[64] = { 0 };
+	hub_pipe_init(&p, &f, &rng);
+	for (uint8_t i = 0; i < 50; i++) {
+		frame[0] = i;
+		assert_int_equal(hub_pipe_put(&p, frame, sizeof frame, T0 + i * 100u), HUB_PIPE_QUEUED);
+	}
+	assert_null(hub_pipe_get(&p, T0 + 9999));
+	assert_true(hub_pipe_next_due(&p) >= T0 + 10000);
+	for (uint8_t i = 0; i < 50; i++) {
+		struct hub_pipe_frame *q = hub_pipe_get(&p, T0 + 1000000);
+		assert_non_null(q);
+		assert_int_equal(q->data[0], i); /* order kept */
+		assert_true(q->due_us >= last);
+		assert_true(q->due_us >= T0 + i * 100u + 10000 && q->due_us <= T0 + 50 * 100u + 15000);
+		last = q->due_us;
+		free(q);
+	}
+	assert_null(hub_pipe_get(&p, T0 + 1000000));
+	assert_int_equal(hub_pipe_next_due(&p), 0);
+}
+
+static void
+pipe_rate_is_a_token_bucket(void **state)
+{
+	(void)state;
+	struct hub_faults f = { .rate = 100000 }; /* 100 kB/s, bucket 16 KiB */
+	struct hub_pipe p;
+	uint64_t rng = 1;
+	uint8_t frame[1000] = { 0 };
+	hub_pipe_init(&p, &f, &rng);
+	for (int i = 0; i < 200; i++)
+		assert_int_equal(hub_pipe_put(&p, frame, sizeof frame, T0), HUB_PIPE_QUEUED);
+	int now = 0;
+	struct hub_pipe_frame *q;
+	while ((q = hub_pipe_get(&p, T0)) != NULL) {
+		now++;
+		free(q);
+	}
+	assert_int_equal(now, 16); /* a full bucket goes at once */
+	uint64_t last = 0;
+	while ((q = hub_pipe_get(&p, UINT64_MAX)) != NULL) {
+		last = q->due_us;
+		free(q);
+	}
+	/* the other 184 000 bytes minus what the burst left: (200000 - 16384) / 100 kB/s */
+	assert_true(last >= T0 + 1830000 && last <= T0 + 1845000);
+	/* an idle pipe refills its bucket, no more than full */
+	assert_int_equal(hub_pipe_put(&p, frame, sizeof frame, T0 + 60000000), HUB_PIPE_QUEUED);
+	q = hub_pipe_get(&p, T0 + 60000000);
+	assert_non_null(q);
+	free(q);
+}
+
+static void
+pipe_loss_is_seeded_and_queue_is_bounded(void **state)
+{
+	(void)state;
+	struct hub_faults f = { .loss_ppm = 100000 }; /* 10 % */
+	struct hub_pipe p;
+	uint8_t frame[1500] = { 0 };
+	size_t lost[2] = { 0, 0 };
+	for (int run = 0; run < 2; run++) {
+		uint64_t rng = 42;
+		hub_pipe_init(&p, &f, &rng);
+		for (int i = 0; i < 10000; i++) {
+			int r = hub_pipe_put(&p, frame, 100, T0);
+			if (r == HUB_PIPE_LOST)
+				lost[run]++;
+			struct hub_pipe_frame *q = hub_pipe_get(&p, T0);
+			free(q);
+		}
+		hub_pipe_clear(&p);
+	}
+	assert_true(lost[0] > 800 && lost[0] < 1200);
+	assert_int_equal(lost[0], lost[1]); /* same seed, same losses */
+	/* a queue that is never drained ends in tail drop at HUB_PIPE_MAX_BYTES */
+	struct hub_faults g = { .delay_ms = 1000 };
+	uint64_t rng = 5;
+	hub_pipe_init(&p, &g, &rng);
+	size_t queued = 0;
+	while (hub_pipe_put(&p, frame, sizeof frame, T0) == HUB_PIPE_QUEUED)
+		queued += sizeof frame;
+	assert_true(queued <= HUB_PIPE_MAX_BYTES && queued + sizeof frame > HUB_PIPE_MAX_BYTES);
+	assert_int_equal(hub_pipe_put(&p, frame, sizeof frame, T0), HUB_PIPE_FULL);
+	assert_int_equal(p.overflow, 2);
+	hub_pipe_clear(&p);
+	assert_int_equal(hub_pipe_next_due(&p), 0);
+}
+
 int
 main(void)
 {
@@ -674,6 +834,12 @@ main(void)
 		cmocka_unit_test(login_protocol_errors_match_the_real_server),
 		cmocka_unit_test(login_fault_refuses_with_the_chosen_code),
 		cmocka_unit_test(welcome_carries_the_fields_of_a_real_server),
+		cmocka_unit_test(login_grants_connections_like_a_real_server),
+		cmocka_unit_test(additional_connect_carries_the_session_key),
+		cmocka_unit_test(malformed_fault_names_round_trip),
+		cmocka_unit_test(pipe_delays_and_jitters_without_reordering),
+		cmocka_unit_test(pipe_rate_is_a_token_bucket),
+		cmocka_unit_test(pipe_loss_is_seeded_and_queue_is_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

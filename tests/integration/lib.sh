@@ -596,3 +596,14 @@ sv_vpnclient_established() {
 	sv_vpncmd_try "$SV_ROOT/vcl" localhost /CLIENT AccountStatusGet ref &&
 		printf '%s\n' "$SV_VPNCMD_OUT" | grep -q 'Session Status .*|Connection Completed'
 }
+
+# sv_kill_tunnel WHY: destroys the client's established tunnel TCP connection(s) to the
+# server from the CLI namespace (ss -K), so the server sees an abrupt loss.
+sv_kill_tunnel() {
+	local n
+	n=$(ip netns exec "$SV_NS_CLI" ss -Htn state established dst "$SV_SRV_IP" dport = "$SV_SRV_PORT" | wc -l)
+	[ "$n" -ge 1 ] || sv_fail "no established tunnel connection to kill"
+	# (ss -K also prints "RTNETLINK answers: Invalid argument" for sockets it skips)
+	ip netns exec "$SV_NS_CLI" ss -K dst "$SV_SRV_IP" dport = "$SV_SRV_PORT" >/dev/null 2>&1
+	sv_log "tunnel connection destroyed ($1)"
+}

@@ -33,6 +33,13 @@ seeds = {
     "login_secure": b"\2" + probe["pack_encode"]([
         ("method", 2, "login"), ("hubname", 2, "DEFAULT"), ("username", 2, "alice"),
         ("authtype", 0, 1), ("secure_password", 1, bytes(20)), ("use_encrypt", 0, 1)]),
+    "login_additional": b"\2" + probe["pack_encode"]([
+        ("method", 2, "additional_connect"), ("session_key", 1, bytes(range(20))),
+        ("client_str", 2, "SoftEther VPN Client"), ("client_ver", 0, 501)]),
+    "login_qos": b"\2" + probe["pack_encode"]([
+        ("method", 2, "login"), ("hubname", 2, "DEFAULT"), ("username", 2, "alice"),
+        ("authtype", 0, 2), ("plain_password", 2, "Secr3tPass"), ("use_encrypt", 0, 1),
+        ("max_connection", 0, 8), ("qos", 0, 1)]),
 }
 # A DHCP offer as slirp sends it (DNS option = slirp's own nameserver, rewritten by the hub).
 bootp = bytearray(240)

@@ -148,7 +148,12 @@ struct app {
 	unsigned sessions, reconnects;
 	uint64_t bytes_in, bytes_out, frames_in, frames_out;
 	int exit_code;
-	char listeners[SV_MAX_LISTENERS][80];
+	/* every listener opened, for the ready line, the ready file and exec mode */
+	struct listener {
+		const char *key;  /* "socks5", "proxy" (SOCKS and HTTP) or "http" */
+		char addr[120];   /* "127.0.0.1:1080", "[::1]:8080" or "unix:PATH" */
+	} listeners[3 * SV_MAX_LISTENERS];
+	unsigned n_listeners;
 	/* exec mode */
 	uv_process_t child;
 	bool child_running;
@@ -545,10 +550,17 @@ write_ready_file(struct app *a, const struct sv_lease *l)
 		log_warn("cannot write --ready-file %s: %s", path, strerror(errno));
 		return;
 	}
-	fprintf(f, "{\"socks5\":[");
-	for (unsigned i = 0; i < a->cfg->n_socks; i++)
-		fprintf(f, "%s\"%s\"", i ? "," : "", a->listeners[i]);
-	fprintf(f, "],\"ip\":\"%s\",\"prefix_len\":%u,", sv_ip_format(&l->ip, b, sizeof b),
+	fprintf(f, "{");
+	static const char *const keys[] = { "socks5", "proxy", "http" };
+	for (size_t k = 0; k < 3; k++) {
+		fprintf(f, "\"%s\":[", keys[k]);
+		unsigned m = 0;
+		for (unsigned i = 0; i < a->n_listeners; i++)
+			if (strcmp(a->listeners[i].key, keys[k]) == 0)
+				fprintf(f, "%s\"%s\"", m++ ? "," : "", a->listeners[i].addr);
+		fprintf(f, "],");
+	}
+	fprintf(f, "\"ip\":\"%s\",\"prefix_len\":%u,", sv_ip_format(&l->ip, b, sizeof b),
 		l->prefix_len);
 	fprintf(f, "\"gateway\":\"%s\",\"dns\":[", sv_ip_format(&l->gw, b, sizeof b));
 	for (unsigned i = 0; i < l->n_dns; i++)
@@ -590,21 +602,74 @@ on_child_exit(uv_process_t *proc, int64_t status, int term_signal)
 	begin_shutdown(a);
 }
 
+/* The first listener of one of two kinds reachable over TCP (a URL cannot name a Unix
+ * socket), or NULL. */
+static const char *
+first_tcp_listener(const struct app *a, const char *k1, const char *k2)
+{
+	for (unsigned i = 0; i < a->n_listeners; i++) {
+		const struct listener *l = &a->listeners[i];
+		if ((strcmp(l->key, k1) == 0 || strcmp(l->key, k2) == 0) &&
+			strncmp(l->addr, "unix:", 5) != 0)
+			return l->addr;
+	}
+	return NULL;
+}
+
+static void
+percent_encode(char *out, size_t cap, const char *s)
+{
+	size_t o = 0;
+	for (; *s != '\0' && o + 4 < cap; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+			(ch >= '0' && ch <= '9') || strchr("-._~", ch) != NULL)
+			out[o++] = (char)ch;
+		else
+			o += (size_t)snprintf(out + o, cap - o, "%%%02X", ch);
+	}
+	out[o] = '\0';
+}
+
+/* "user:pass@" when the listeners require credentials: the command needs them to use
+ * the proxy (they are the local proxy's, never the VPN password). */
+static void
+proxy_credentials(const struct app *a, char *out, size_t cap)
+{
+	const struct sv_config *c = a->cfg;
+	if (c->proxy_user == NULL || c->proxy_password == NULL)
+		return;
+	char u[256], p[300];
+	percent_encode(u, sizeof u, c->proxy_user);
+	percent_encode(p, sizeof p, c->proxy_password);
+	snprintf(out, cap, "%s:%s@", u, p);
+	explicit_bzero(p, sizeof p);
+}
+
 /* Exec mode: the command, with our proxy in its environment. */
 static void
 spawn_child(struct app *a)
 {
 	extern char **environ;
-	static char proxy[8][128];
+	static char proxy[8][900];
 	static char *env[ENV_MAX];
 	size_t n = 0;
 	for (char **e = environ; *e != NULL && n < ENV_MAX - 9; e++)
 		if (!env_is_replaced(*e))
 			env[n++] = *e;
+	/* ALL_PROXY: a SOCKS listener (names resolved through the tunnel: socks5h);
+	 * HTTP(S)_PROXY: an HTTP-capable listener if there is one, else the same SOCKS */
+	const char *socks = first_tcp_listener(a, "socks5", "proxy");
+	const char *http = first_tcp_listener(a, "proxy", "http");
+	char cred[600] = "";
+	proxy_credentials(a, cred, sizeof cred);
 	static const char *const vars[] = { "ALL_PROXY", "all_proxy", "HTTP_PROXY",
 		"http_proxy", "HTTPS_PROXY", "https_proxy" };
 	for (size_t i = 0; i < 6; i++) {
-		snprintf(proxy[i], sizeof proxy[i], "%s=socks5h://%s", vars[i], a->listeners[0]);
+		bool use_http = i >= 2 && http != NULL;
+		const char *where = use_http ? http : socks ? socks : http;
+		snprintf(proxy[i], sizeof proxy[i], "%s=%s://%s%s", vars[i],
+			use_http || socks == NULL ? "http" : "socks5h", cred, where);
 		env[n++] = proxy[i];
 	}
 	snprintf(proxy[6], sizeof proxy[6], "NO_PROXY=localhost,127.0.0.1,::1");
@@ -636,8 +701,8 @@ spawn_child(struct app *a)
 		return;
 	}
 	a->child_running = true;
-	log_info("exec: running %s (pid %d) with ALL_PROXY=socks5h://%s", a->p->exec_argv[0],
-		a->child.pid, a->listeners[0]);
+	log_info("exec: running %s (pid %d) with its proxy variables pointing at %s",
+		a->p->exec_argv[0], a->child.pid, socks ? socks : http);
 }
 
 static void
@@ -655,12 +720,12 @@ on_lease(void *arg, const struct sv_lease *lease)
 	if (lease->ip.family != 4)
 		return;
 	a->ready = true;
-	char socks[400] = "";
+	char lis[1200] = "";
 	size_t n = 0;
-	for (unsigned i = 0; i < a->cfg->n_socks && n < sizeof socks; i++)
-		n += (size_t)snprintf(socks + n, sizeof socks - n, "%ssocks5=%s", i ? " " : "",
-			a->listeners[i]);
-	fprintf(stderr, "ready %s %s\n", socks, desc);
+	for (unsigned i = 0; i < a->n_listeners && n < sizeof lis; i++)
+		n += (size_t)snprintf(lis + n, sizeof lis - n, "%s%s=%s", i ? " " : "",
+			a->listeners[i].key, a->listeners[i].addr);
+	fprintf(stderr, "ready %s %s\n", lis, desc);
 	fflush(stderr);
 	if (a->p->ready_file != NULL)
 		write_ready_file(a, lease);
@@ -1444,18 +1509,41 @@ fill_status(void *arg, struct sv_status *st)
 static int
 open_listeners(struct app *a)
 {
+	const struct sv_config *c = a->cfg;
 	struct sv_proxy_config pc = {
-		.connect_timeout_ms = a->cfg->connect_timeout_ms,
-		.max_clients = 10000,
+		.connect_timeout_ms = c->connect_timeout_ms,
+		.max_clients = c->max_clients,
 		.conn_buffer = 64 * 1024,
+		.idle_timeout_ms = c->idle_timeout_ms,
+		.user = c->proxy_user,
+		.password = c->proxy_password,
 	};
-	for (unsigned i = 0; i < a->cfg->n_socks; i++) {
-		int r = sv_socks5_listen(a->loop, a->cfg->socks[i], &pc, a->listeners[i],
-			sizeof a->listeners[i]);
-		if (r != 0) {
-			log_err_r(r, "cannot open the SOCKS5 listener %s; is the port in use or "
-				"the address not local?", a->cfg->socks[i]);
-			return r;
+	const struct {
+		enum sv_proxy_kind kind;
+		const char *what, *key;
+		char *const *addrs;
+		unsigned n;
+	} sets[] = {
+		{ SV_PROXY_SOCKS, "SOCKS", "socks5", c->socks, c->n_socks },
+		{ SV_PROXY_MIXED, "SOCKS/HTTP", "proxy", c->proxy, c->n_proxy },
+		{ SV_PROXY_HTTP, "HTTP", "http", c->http, c->n_http },
+	};
+	for (size_t k = 0; k < sizeof sets / sizeof sets[0]; k++) {
+		for (unsigned i = 0; i < sets[k].n; i++) {
+			struct listener *l = &a->listeners[a->n_listeners];
+			char *bound = l->addr;
+			int r = sv_proxy_listen(a->loop, sets[k].kind, sets[k].addrs[i], &pc,
+				bound, sizeof l->addr);
+			if (r != 0) {
+				log_err_r(r, "cannot open the %s listener %s; is the port in use, "
+					"the address not local, or the path taken?", sets[k].what,
+					sets[k].addrs[i]);
+				return r;
+			}
+			l->key = sets[k].key;
+			a->n_listeners++;
+			log_info("listener: %s proxy on %s%s", sets[k].what, bound,
+				pc.user != NULL ? " (credentials required)" : "");
 		}
 	}
 	return 0;

@@ -33,6 +33,7 @@
 #include "platform/known.h"
 #include "platform/os.h"
 #include "platform/upstream_cfg.h"
+#include "socks/proxy.h"
 
 static const char usage[] =
 	"usage: sevpn-proxy --server HOST[:PORT] --user NAME [--hub HUB]\n"
@@ -44,7 +45,7 @@ static const char usage[] =
 	"\n"
 	"Connects to a SoftEther VPN Server without root, TUN/TAP or a daemon, takes an\n"
 	"address on the Virtual Hub's network by DHCP, and serves that network locally as\n"
-	"a SOCKS5 proxy.\n"
+	"a SOCKS5, SOCKS4 and HTTP proxy.\n"
 	"\n"
 	"Configuration (the command line overrides the file, the file the account):\n"
 	"  --config FILE           settings file (default ~/.config/sevpn-proxy/config,\n"
@@ -91,8 +92,27 @@ static const char usage[] =
 	"                          unless $NO_PROXY matches the server\n"
 	"  --no-upstream-proxy     connect directly, whatever the above say\n"
 	"Local side:\n"
-	"  --socks [ADDR:]PORT     SOCKS5 listener (default address 127.0.0.1);\n"
+	"  --socks [ADDR:]PORT     SOCKS5 and SOCKS4/4a listener (default address\n"
+	"                          127.0.0.1); `unix:PATH` for a Unix socket (mode 0600);\n"
 	"                          may be given several times\n"
+	"  --http [ADDR:]PORT      HTTP proxy listener (CONNECT and http:// URLs), or\n"
+	"                          unix:PATH; may be given several times\n"
+	"  --proxy [ADDR:]PORT     one port for all: SOCKS4/5 or HTTP, told apart by the\n"
+	"                          first byte; or unix:PATH; may be given several times\n"
+	"  --proxy-user USER       clients must log in as USER (SOCKS5 username/password,\n"
+	"                          HTTP Proxy-Authorization: Basic; SOCKS4 is refused)\n"
+	"                          with the password in $SEVPN_PROXY_PASSWORD or in\n"
+	"  --proxy-password-file FILE  (its first line)\n"
+	"  --allow-unauthenticated-remote  serve a listener on a non-loopback address\n"
+	"                          without --proxy-user (refused otherwise)\n"
+	"  --max-clients N         simultaneous local clients over all listeners; more\n"
+	"                          are refused with a log line (default 10000)\n"
+	"  --idle-timeout SEC      close a proxied connection after SEC seconds without\n"
+	"                          a byte either way (default 7200; 0 = never)\n"
+	"  --max-tcp N             TCP connections per VPN session (default 1; more\n"
+	"                          multiply the damage of an abrupt loss on 5.01 servers)\n"
+	"  --compress              ask for per-frame zlib compression (costs CPU; only\n"
+	"                          helps on slow links: the tunnel is already TLS)\n"
 	"  --mac MAC               Ethernet address on the hub (default: derived from\n"
 	"                          this machine and account, stable across runs)\n"
 	"  --connect-timeout SEC   TCP connect timeout through the tunnel (default 10)\n"
@@ -137,6 +157,8 @@ sv_config_init(struct sv_config *c)
 	c->verify = SV_TLS_VERIFY_PIN;
 	c->connect_timeout_ms = 10000;
 	c->log_level = SV_LOG_INFO;
+	c->max_clients = SV_DEFAULT_MAX_CLIENTS;
+	c->idle_timeout_ms = SV_DEFAULT_IDLE_TIMEOUT_S * 1000u;
 }
 
 static void
@@ -150,11 +172,17 @@ wipe_str(char **s)
 }
 
 static void
+free_list(char **v, unsigned *n)
+{
+	for (unsigned i = 0; i < *n; i++)
+		free(v[i]);
+	*n = 0;
+}
+
+static void
 free_socks(struct sv_config *c)
 {
-	for (unsigned i = 0; i < c->n_socks; i++)
-		free(c->socks[i]);
-	c->n_socks = 0;
+	free_list(c->socks, &c->n_socks);
 }
 
 static void
@@ -187,6 +215,11 @@ sv_config_cleanup(struct sv_config *c)
 	free(c->key_file);
 	free(c->ca_file);
 	free_socks(c);
+	free_list(c->proxy, &c->n_proxy);
+	free_list(c->http, &c->n_http);
+	free(c->proxy_user);
+	free(c->proxy_password_file);
+	wipe_str(&c->proxy_password);
 	free(c->log_file);
 	free(c->control);
 	free(c->ready_file);
@@ -319,6 +352,15 @@ enum {
 	OPT_CHECK_CONFIG,
 	OPT_CONTROL,
 	OPT_READY_FILE,
+	OPT_PROXY,
+	OPT_HTTP,
+	OPT_PROXY_USER,
+	OPT_PROXY_PASSWORD_FILE,
+	OPT_ALLOW_UNAUTH_REMOTE,
+	OPT_MAX_CLIENTS,
+	OPT_IDLE_TIMEOUT,
+	OPT_MAX_TCP,
+	OPT_COMPRESS,
 };
 
 static const struct option options[] = {
@@ -354,6 +396,15 @@ static const struct option options[] = {
 	{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
 	{ "control", required_argument, NULL, OPT_CONTROL },
 	{ "ready-file", required_argument, NULL, OPT_READY_FILE },
+	{ "proxy", required_argument, NULL, OPT_PROXY },
+	{ "http", required_argument, NULL, OPT_HTTP },
+	{ "proxy-user", required_argument, NULL, OPT_PROXY_USER },
+	{ "proxy-password-file", required_argument, NULL, OPT_PROXY_PASSWORD_FILE },
+	{ "allow-unauthenticated-remote", no_argument, NULL, OPT_ALLOW_UNAUTH_REMOTE },
+	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+	{ "max-tcp", required_argument, NULL, OPT_MAX_TCP },
+	{ "compress", no_argument, NULL, OPT_COMPRESS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -371,7 +422,8 @@ is_path(int opt)
 {
 	return opt == OPT_PASSWORD_FILE || opt == OPT_CERT || opt == OPT_KEY ||
 		opt == OPT_CA || opt == OPT_KNOWN_SERVERS || opt == OPT_LOG_FILE ||
-		opt == OPT_ACCOUNT || opt == OPT_READY_FILE;
+		opt == OPT_ACCOUNT || opt == OPT_READY_FILE ||
+		opt == OPT_PROXY_PASSWORD_FILE;
 }
 
 static const struct option *
@@ -494,6 +546,39 @@ auth_name(int authtype)
 	return authtype >= 0 && authtype < 4 ? names[authtype] : "?";
 }
 
+/* A decimal number in [lo, hi]; 0 or SV_E_INVAL. */
+static int
+parse_uint(const char *arg, unsigned long lo, unsigned long hi, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (arg[0] < '0' || arg[0] > '9')
+		return SV_E_INVAL;
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (errno != 0 || *end != '\0' || v < lo || v > hi)
+		return SV_E_INVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* One more listen address for a repeatable listener option. */
+static int
+add_listener(char **list, unsigned *n, const char *what, const char *arg, char *err,
+	size_t cap)
+{
+	if (*n == SV_MAX_LISTENERS)
+		return fail(err, cap, "%s %s: too many listeners (at most %d)", what, arg,
+			SV_MAX_LISTENERS);
+	if (strncmp(arg, "unix:", 5) == 0 && arg[5] == '\0')
+		return fail(err, cap, "%s %s: expected unix:PATH", what, arg);
+	if ((list[*n] = strdup(arg)) == NULL)
+		return SV_E_NOMEM;
+	(*n)++;
+	return 0;
+}
+
 /*
  * One option from any layer; what is its name as the user wrote it
  * ("--server" or "server"). 0, or SV_E_INVAL with err filled.
@@ -578,13 +663,45 @@ apply(struct sv_config *c, int opt, const char *what, const char *arg, int *nver
 		wipe_str(&c->upstream_proxy);
 		return 0;
 	case OPT_SOCKS:
-		if (c->n_socks == SV_MAX_LISTENERS)
-			return fail(err, cap, "%s %s: too many listeners (at most %d)", what,
-				arg, SV_MAX_LISTENERS);
-		if ((c->socks[c->n_socks] = strdup(arg)) == NULL)
-			return SV_E_NOMEM;
-		c->n_socks++;
+		return add_listener(c->socks, &c->n_socks, what, arg, err, cap);
+	case OPT_PROXY:
+		return add_listener(c->proxy, &c->n_proxy, what, arg, err, cap);
+	case OPT_HTTP:
+		return add_listener(c->http, &c->n_http, what, arg, err, cap);
+	case OPT_PROXY_USER:
+		if (arg[0] == '\0' || strlen(arg) > 255 || strchr(arg, ':') != NULL)
+			return fail(err, cap, "%s '%s': expected a user name of 1 to 255 "
+				"bytes without ':' (HTTP Basic cannot carry one)", what, arg);
+		return set_str(&c->proxy_user, arg);
+	case OPT_PROXY_PASSWORD_FILE:
+		return set_str(&c->proxy_password_file, arg);
+	case OPT_ALLOW_UNAUTH_REMOTE:
+		c->allow_unauthenticated_remote = true;
 		return 0;
+	case OPT_MAX_CLIENTS:
+		if (parse_uint(arg, 1, 1000000, &c->max_clients) != 0)
+			return fail(err, cap, "%s '%s': expected a number of clients "
+				"between 1 and 1000000", what, arg);
+		return 0;
+	case OPT_MAX_TCP: {
+		unsigned v;
+		if (parse_uint(arg, 1, 32, &v) != 0)
+			return fail(err, cap, "%s '%s': expected 1 to 32 TCP connections", what,
+				arg);
+		c->max_tcp = v;
+		return 0;
+	}
+	case OPT_COMPRESS:
+		c->compress = true;
+		return 0;
+	case OPT_IDLE_TIMEOUT: {
+		unsigned v;
+		if (parse_uint(arg, 0, 30 * 86400, &v) != 0)
+			return fail(err, cap, "%s '%s': expected seconds between 0 (never) "
+				"and 2592000 (30 days)", what, arg);
+		c->idle_timeout_ms = v * 1000u;
+		return 0;
+	}
 	case OPT_MAC:
 		if (sv_config_parse_mac(arg, c->mac) != 0)
 			return fail(err, cap, "%s '%s': expected six hex bytes like "
@@ -651,7 +768,7 @@ apply_layer(struct parse *s, const struct layer *l)
 {
 	struct sv_config *c = s->c;
 	int nverify = 0, r;
-	bool socks_seen = false;
+	bool socks_seen = false, proxy_seen = false, http_seen = false;
 	char what[64];
 
 	for (size_t i = 0; i < l->n; i++) {
@@ -659,9 +776,18 @@ apply_layer(struct parse *s, const struct layer *l)
 		const struct option *o = option_by_val(e->opt);
 		snprintf(what, sizeof what, "%s%s", e->line ? "" : "--",
 			o != NULL ? o->name : "?");
+		/* this layer's list replaces the ones below */
 		if (e->opt == OPT_SOCKS && !socks_seen) {
-			free_socks(c); /* this layer's list replaces the ones below */
+			free_socks(c);
 			socks_seen = true;
+		}
+		if (e->opt == OPT_PROXY && !proxy_seen) {
+			free_list(c->proxy, &c->n_proxy);
+			proxy_seen = true;
+		}
+		if (e->opt == OPT_HTTP && !http_seen) {
+			free_list(c->http, &c->n_http);
+			http_seen = true;
 		}
 		if ((r = apply(c, e->opt, what, e->arg, &nverify, s->err, s->cap)) != 0) {
 			locate(s, e->line);
@@ -1087,6 +1213,80 @@ consult_known_servers(struct parse *s)
 	return 0;
 }
 
+/* The first listen address of c that other machines can reach, or NULL. */
+static const char *
+first_remote_listener(const struct sv_config *c)
+{
+	char *const *lists[] = { c->socks, c->proxy, c->http };
+	const unsigned counts[] = { c->n_socks, c->n_proxy, c->n_http };
+
+	for (size_t k = 0; k < 3; k++)
+		for (unsigned i = 0; i < counts[k]; i++)
+			if (!sv_proxy_addr_is_local(lists[k][i]))
+				return lists[k][i];
+	return NULL;
+}
+
+/* The local proxy's password: $SEVPN_PROXY_PASSWORD, else --proxy-password-file. */
+static int
+read_proxy_password(struct parse *s)
+{
+	struct sv_config *c = s->c;
+	const char *env = getenv("SEVPN_PROXY_PASSWORD");
+	uint8_t *data = NULL;
+	size_t len = 0, n;
+	int r;
+
+	if (env != NULL)
+		return set_str(&c->proxy_password, env);
+	if (c->proxy_password_file == NULL)
+		return fail(s->err, s->cap, "--proxy-user %s needs a password: set "
+			"SEVPN_PROXY_PASSWORD or give --proxy-password-file FILE",
+			c->proxy_user);
+	r = sv_os_read_file(c->proxy_password_file, 4096, &data, &len);
+	if (r != 0)
+		return fail(s->err, s->cap, "cannot read --proxy-password-file %s: %s",
+			c->proxy_password_file, r == SV_E_TOOBIG ? "larger than 4 KiB, not a "
+			"password file" : sv_strerror(r));
+	for (n = 0; n < len && data[n] != '\n' && data[n] != '\r'; n++)
+		;
+	bool has_nul = memchr(data, '\0', n) != NULL;
+	wipe_str(&c->proxy_password);
+	if (!has_nul)
+		c->proxy_password = strndup((const char *)data, n);
+	explicit_bzero(data, len);
+	free(data);
+	if (has_nul)
+		return fail(s->err, s->cap, "--proxy-password-file %s: the password "
+			"holds a NUL byte", c->proxy_password_file);
+	return c->proxy_password == NULL ? SV_E_NOMEM : 0;
+}
+
+/* Credentials for the local listeners, and the rule for non-loopback listeners. */
+static int
+settle_proxy_auth(struct parse *s)
+{
+	struct sv_config *c = s->c;
+	const char *remote = first_remote_listener(c);
+	int r;
+
+	if (c->proxy_user == NULL) {
+		if (remote != NULL && !c->allow_unauthenticated_remote)
+			return fail(s->err, s->cap, "listener %s is reachable from other "
+				"machines: give --proxy-user USER (with SEVPN_PROXY_PASSWORD or "
+				"--proxy-password-file), or --allow-unauthenticated-remote to "
+				"serve it to anyone who can reach it", remote);
+		return 0;
+	}
+	if ((r = read_proxy_password(s)) != 0)
+		return r;
+	if (c->proxy_password[0] == '\0' || strlen(c->proxy_password) > 255)
+		return fail(s->err, s->cap, "the proxy password (%s) must be 1 to 255 "
+			"bytes", getenv("SEVPN_PROXY_PASSWORD") != NULL ?
+			"SEVPN_PROXY_PASSWORD" : c->proxy_password_file);
+	return 0;
+}
+
 static int
 validate(struct parse *s)
 {
@@ -1110,9 +1310,12 @@ validate(struct parse *s)
 			"client certificate) and --key FILE (its RSA private key)");
 	if (c->authtype != SV_AUTH_CERT && (c->cert_file != NULL || c->key_file != NULL))
 		return fail(err, cap, "%s", "--cert and --key are used only with --auth cert");
-	if (c->n_socks == 0)
-		return fail(err, cap, "%s", "no --socks listener given: nothing would use "
-			"the tunnel (try --socks 1080)");
+	if (c->n_socks + c->n_proxy + c->n_http == 0)
+		return fail(err, cap, "%s", "no --socks, --http or --proxy listener given: "
+			"nothing would use the tunnel (try --socks 1080)");
+	int pr = settle_proxy_auth(s);
+	if (pr != 0)
+		return pr;
 	if (c->hub == NULL && (c->hub = strdup("DEFAULT")) == NULL)
 		return SV_E_NOMEM;
 	int r = choose_upstream(s);
@@ -1279,6 +1482,21 @@ sv_config_print(const struct sv_config *c, FILE *f)
 	}
 	for (unsigned i = 0; i < c->n_socks; i++)
 		print_kv(f, "socks", c->socks[i]);
+	for (unsigned i = 0; i < c->n_proxy; i++)
+		print_kv(f, "proxy", c->proxy[i]);
+	for (unsigned i = 0; i < c->n_http; i++)
+		print_kv(f, "http", c->http[i]);
+	if (c->proxy_user != NULL) {
+		print_kv(f, "proxy-user", c->proxy_user);
+		if (getenv("SEVPN_PROXY_PASSWORD") != NULL || c->proxy_password_file == NULL)
+			fprintf(f, "# proxy password: from $SEVPN_PROXY_PASSWORD\n");
+		else
+			print_kv(f, "proxy-password-file", c->proxy_password_file);
+	}
+	if (c->allow_unauthenticated_remote)
+		fprintf(f, "allow-unauthenticated-remote = yes\n");
+	fprintf(f, "max-clients = %u\n", c->max_clients);
+	fprintf(f, "idle-timeout = %u\n", c->idle_timeout_ms / 1000);
 	if (c->have_mac)
 		fprintf(f, "mac = %02x:%02x:%02x:%02x:%02x:%02x\n", c->mac[0], c->mac[1],
 			c->mac[2], c->mac[3], c->mac[4], c->mac[5]);

@@ -8,10 +8,10 @@
  *   2. the configuration file: its keys before any section, then those of the
  *      [profile NAME] chosen with --profile NAME,
  *   3. the command line.
- * A repeatable option (socks) given in a layer replaces the list of the layers
- * below. The certificate check (pin, ca, system-ca, insecure) is one setting:
- * a layer that names one replaces the choice of the layers below; two in the
- * same layer are an error.
+ * A repeatable option (socks, proxy, http) given in a layer replaces the list
+ * of the layers below. The certificate check (pin, ca, system-ca, insecure) is
+ * one setting: a layer that names one replaces the choice of the layers below;
+ * two in the same layer are an error.
  *
  * The configuration file is --config FILE, else $XDG_CONFIG_HOME/sevpn-proxy/
  * config (~/.config/sevpn-proxy/config) when it exists; --no-config skips it.
@@ -38,6 +38,8 @@
 #include "core/upstream.h"
 
 #define SV_MAX_LISTENERS 8
+#define SV_DEFAULT_MAX_CLIENTS 10000
+#define SV_DEFAULT_IDLE_TIMEOUT_S 7200
 /* The largest configuration file we read. */
 #define SV_CONFIG_FILE_MAX (256u * 1024u)
 
@@ -61,8 +63,27 @@ struct sv_config {
 	 * "trust-on-first-use" or "default". */
 	const char *verify_source;
 
-	char *socks[SV_MAX_LISTENERS]; /* owned listen addresses */
+	char *socks[SV_MAX_LISTENERS]; /* owned listen addresses: SOCKS4/4a/5 */
 	unsigned n_socks;
+	char *proxy[SV_MAX_LISTENERS]; /* --proxy: SOCKS4/5 and HTTP on one port */
+	unsigned n_proxy;
+	char *http[SV_MAX_LISTENERS];  /* --http: the HTTP proxy */
+	unsigned n_http;
+	/*
+	 * Credentials the local proxy asks its clients for (SOCKS5 RFC 1929, HTTP
+	 * Proxy-Authorization: Basic); proxy_user NULL: none. proxy_password is owned
+	 * and wiped; it comes from $SEVPN_PROXY_PASSWORD, else the first line of
+	 * --proxy-password-file. A listener that is not loopback-only or a Unix socket
+	 * needs them unless allow_unauthenticated_remote.
+	 */
+	char *proxy_user;
+	char *proxy_password_file;
+	char *proxy_password;
+	bool allow_unauthenticated_remote;
+	unsigned max_clients;      /* --max-clients, default SV_DEFAULT_MAX_CLIENTS */
+	unsigned idle_timeout_ms;  /* --idle-timeout, default 2 h; 0 = none */
+	unsigned max_tcp;          /* --max-tcp: TCP connections per session, 1..32 */
+	bool compress;             /* --compress: per-frame zlib (spec 11.4) */
 
 	bool have_mac;
 	uint8_t mac[6];

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +202,9 @@ main(int argc, char **argv)
 	struct sv_config cfg;
 	char err[1024] = "";
 	FILE *log_file = NULL;
+	/* A proxy client that goes away while we write to it must cost one connection
+	 * (EPIPE), not the process. */
+	signal(SIGPIPE, SIG_IGN);
 	sv_config_init(&cfg);
 	if (sv_config_parse(&cfg, argc, argv, err, sizeof err) != 0) {
 		fprintf(stderr, "sevpn-proxy: %s\n", err);
@@ -237,6 +241,8 @@ main(int argc, char **argv)
 		.control = cfg.control,
 		.ready_file = cfg.ready_file,
 		.exec_argv = cfg.exec_argv,
+		.compress = cfg.compress,
+		.max_tcp = cfg.max_tcp,
 	};
 	char *password = NULL;
 	struct sv_credentials *creds = NULL;

@@ -1,6 +1,6 @@
 /*
  * SOCKS5 wire format (RFC 1928, with RFC 1929 username/password sub-negotiation): pure
- * parse and build functions, no I/O. socks/proxy.c drives them from a libuv socket.
+ * parse and build functions, no I/O. socks/fe_socks.c drives them on the relay core.
  *
  * Every parser takes a cursor and works on a copy of it: on success the cursor moves past
  * the message; SV_E_INCOMPLETE means more bytes are needed and leaves it untouched, so
@@ -11,7 +11,8 @@
  *   SV_E_PROTO        malformed (bad version, empty name, NUL in a name)  -> 0x01
  *   -EOPNOTSUPP       command other than CONNECT (BIND, UDP ASSOCIATE)     -> 0x07
  *   -EAFNOSUPPORT     unknown address type                                  -> 0x08
- *   -EPROTONOSUPPORT  the greeting is SOCKS4 (first byte 4): answer with
+ *   -EPROTONOSUPPORT  the greeting is SOCKS4 (first byte 4): hand it to the
+ *                     SOCKS4 parser (socks4.h), or answer with
  *                     sv_socks5_build_socks4_reject() and close
  */
 #ifndef SV_SOCKS5_H

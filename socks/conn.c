@@ -1,22 +1,23 @@
 /*
- * SOCKS5 listeners and the per-connection relay between a local client (uv_tcp_t) and a
- * TCP connection inside the tunnel (struct sv_tcpconn).
+ * The relay core: one accepted local client (uv_tcp_t or uv_pipe_t), the front-end that
+ * parses its handshake (socks/frontend.h), and the relay to a TCP connection inside the
+ * tunnel (struct sv_tcpconn).
  *
  * States of a connection (conn_set_state is the only place that changes them):
  *
- *   GREETING --method chosen--> REQUEST --name--> RESOLVING --address--> CONNECTING
- *                                       --address-------------------->  CONNECTING
- *   CONNECTING --on_connected, reply 0x00 sent--> RELAY
- *   any --error, timeout, both directions finished--> CLOSING
+ *   HANDSHAKE --front-end: sv_conn_connect(name)--> RESOLVING --address--> CONNECTING
+ *             --front-end: sv_conn_connect(address)---------------------->  CONNECTING
+ *   CONNECTING --on_connected, front-end queued its success reply--> RELAY
+ *   any --error, timeout, idle, both directions finished--> CLOSING
  *
- * (An AUTH state for RFC 1929 would sit between GREETING and REQUEST: one more step in
- * hs_steps[] and sv_socks5_parse_userpass.)
+ * The front-end's own handshake steps (SOCKS5 greeting, auth, request; HTTP request
+ * head) live inside HANDSHAKE as its step number (sv_conn_set_step).
  *
- * CLOSING has two stages: "closing with a reply" (close_after_out: the SOCKS error reply
- * is still being written, reading stopped) and "closed" (uv_close called on both handles).
- * The conn is freed in the last close callback, and only there is sv_tcpconn_close()
- * called, so no tcpconn or libuv callback ever sees freed memory; callbacks that arrive
- * in CLOSING do nothing (on_error still records tc_dead).
+ * CLOSING has two stages: "closing with a reply" (close_after_out: the front-end's error
+ * reply is still being written, reading stopped) and "closed" (uv_close called on both
+ * handles). The conn is freed in the last close callback, and only there is
+ * sv_tcpconn_close() called, so no tcpconn or libuv callback ever sees freed memory;
+ * callbacks that arrive in CLOSING do nothing (on_error still records tc_dead).
  *
  * Invariants:
  * - At most one uv_write is outstanding (writing); it carries either handshake replies
@@ -24,7 +25,11 @@
  *   (w_consume bytes, consumed in the write callback, so the memory cannot move).
  * - Client -> tunnel: pend/pend_len is data read but not yet taken by the tcpconn; while
  *   pend_len > 0 the client is not read (back-pressure), and reading resumes from
- *   on_writable. The read buffer is allocated when the relay first reads.
+ *   on_writable. The read buffer is allocated when the relay first reads. When the relay
+ *   starts, pend is first the front-end's send_first bytes, then the handshake bytes the
+ *   client sent after its request (optimistic data), then what is read; client bytes
+ *   pass the front-end's up_filter, and once it cut the stream (up_dropping) the rest
+ *   is read and dropped.
  * - Tunnel -> client: bytes stay in the tcpconn until written, so the lwIP window is the
  *   back-pressure.
  * - After the tcpconn reports on_error (tc_dead) nothing but sv_tcpconn_close touches it:
@@ -34,6 +39,8 @@
  *   tcpconn on_eof -> uv_shutdown once our writes are done (client_shut); both finished
  *   -> close. A tunnel connection that ends abnormally (reset, timeout) closes the client
  *   with RST, so a client reading until EOF does not take a cut stream as complete.
+ * - The one timer bounds the handshake, then resolving + connecting, then the idle time
+ *   in RELAY (last_active, refreshed by every byte relayed), then the error reply.
  */
 #define SV_LOG_MODULE "socks"
 
@@ -50,32 +57,30 @@
 #include "core/log.h"
 #include "netstack/resolve.h"
 #include "netstack/tcpconn.h"
-#include "socks/proxy.h"
-#include "socks/socks5.h"
+#include "socks/conn.h"
+#include "socks/frontend.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000u
 #define DEFAULT_MAX_CLIENTS 1024u
 #define DEFAULT_CONN_BUFFER (64u * 1024)
 #define MIN_CONN_BUFFER (4u * 1024)
 #define MAX_CONN_BUFFER (4u * 1024 * 1024)
-/* Greeting and request must arrive within this time. */
+/* The handshake must be complete within this time. */
 #define HANDSHAKE_TIMEOUT_MS 10000u
 /* Time allowed for writing an error reply before the socket is closed anyway. */
 #define CLOSE_GRACE_MS 5000u
-/* Unparsed handshake bytes; one greeting or request always fits. */
-#define HS_MAX 512
-/* Pending handshake replies: method selection plus request reply. */
-#define OUT_MAX 64
+/* Unparsed handshake bytes kept inside the conn; a front-end that needs more (HTTP
+ * request heads) gets a heap buffer of its hs_max. */
+#define HS_INLINE 640
+#define HS_LIMIT (64u * 1024)
+/* Pending handshake replies. */
+#define OUT_MAX 1024
 #define PEEK_IOV 16
-#define LISTEN_BACKLOG 128
 #define ADDR_TEXT_MAX (SV_IP_STRLEN + 8)
-
-/* Handshake step result: stop the loop (waiting for something else, or closing). */
-#define STEP_STOP 1
+#define TARGET_MAX 300
 
 enum conn_state {
-	CONN_GREETING,
-	CONN_REQUEST,
+	CONN_HANDSHAKE,
 	CONN_RESOLVING,
 	CONN_CONNECTING,
 	CONN_RELAY,
@@ -83,30 +88,29 @@ enum conn_state {
 };
 
 static const char *const state_names[] = {
-	[CONN_GREETING] = "greeting",
-	[CONN_REQUEST] = "request",
+	[CONN_HANDSHAKE] = "handshake",
 	[CONN_RESOLVING] = "resolving",
 	[CONN_CONNECTING] = "connecting",
 	[CONN_RELAY] = "relay",
 	[CONN_CLOSING] = "closing",
 };
 
-struct listener {
-	uv_tcp_t tcp;
-	struct listener *prev, *next;
-	struct sv_proxy_config cfg;
-	bool linked;
-	bool closing;
-	char name[ADDR_TEXT_MAX];
-};
-
-struct conn {
-	struct conn *prev, *next;
+struct sv_conn {
+	struct sv_conn *prev, *next;
 	unsigned id;
 	enum conn_state state;
 	struct sv_proxy_config cfg;
+	const struct sv_frontend_ops *fe;
+	unsigned fe_step;
+	void *fe_data;
 
-	uv_tcp_t tcp;
+	union {
+		uv_handle_t h;
+		uv_stream_t s;
+		uv_tcp_t tcp;
+		uv_pipe_t pipe;
+	} io;
+	bool is_pipe;
 	uv_timer_t timer;
 	uv_write_t wreq;
 	uv_shutdown_t sreq;
@@ -114,12 +118,13 @@ struct conn {
 
 	struct sv_resolve *res;
 	struct sv_tcpconn *tc;
-	uint64_t deadline; /* uv_now() bound on resolving + connecting */
+	uint64_t deadline;    /* uv_now() bound on resolving + connecting */
+	uint64_t last_active; /* uv_now() of the last byte relayed */
 
 	bool tc_dead;         /* tcpconn reported on_error */
 	bool closed;          /* uv_close called */
 	bool close_after_out; /* close once out[] is written */
-	bool reply_sent;      /* the request's reply is queued */
+	bool reply_sent;      /* on_result has run */
 	bool reading;         /* uv_read_start active */
 	bool writing;         /* wreq outstanding */
 	bool pumping;         /* inside pump_to_client */
@@ -129,6 +134,9 @@ struct conn {
 	bool remote_eof;      /* tcpconn on_eof */
 	bool client_shut;     /* uv_shutdown requested */
 	bool client_shut_done;
+	bool pend_is_hs;      /* pend points into hs */
+	bool hs_moved;        /* sv_conn_set_frontend gave hs a new buffer */
+	bool up_dropping;     /* up_filter cut the client's stream: drop what follows */
 
 	/* the outstanding write */
 	size_t w_out;
@@ -136,35 +144,37 @@ struct conn {
 
 	uint8_t out[OUT_MAX];
 	size_t out_len;
-	uint8_t hs[HS_MAX];
-	size_t hs_len;
+	uint8_t *hs;          /* hs_inline or a heap buffer of hs_cap bytes */
+	size_t hs_len, hs_cap;
+	uint8_t hs_inline[HS_INLINE];
+	uint8_t *first;       /* sv_conn_send_first, owned */
+	size_t first_len;
 
 	uint8_t *rbuf; /* client -> tunnel, cfg.conn_buffer bytes, on demand */
 	const uint8_t *pend;
 	size_t pend_len;
 
 	uint64_t up, down;
-	struct sv_socks5_request req;
+	struct sv_conn_target dst; /* dst.host points at host[] or is NULL */
+	char host[256];
 	char peer[ADDR_TEXT_MAX];
-	char target[300];
+	char target[TARGET_MAX];
 	char ip_text[SV_IP_STRLEN];
 };
 
-static struct listener *listeners;
-static struct conn *conns;
+static struct sv_conn *conns;
 static size_t n_conns;
 static unsigned next_id;
-static bool limit_warned;
 
-static void conn_close(struct conn *c);
+static void conn_close(struct sv_conn *c);
 static void on_timer(uv_timer_t *t);
-static void pump_to_client(struct conn *c);
-static void maybe_shutdown_client(struct conn *c);
+static void pump_to_client(struct sv_conn *c);
+static void maybe_shutdown_client(struct sv_conn *c);
 
 /* --- small helpers ------------------------------------------------------------------- */
 
 static void
-conn_set_state(struct conn *c, enum conn_state s)
+conn_set_state(struct sv_conn *c, enum conn_state s)
 {
 	if (c->state == s)
 		return;
@@ -190,8 +200,15 @@ format_sockaddr(const struct sockaddr_storage *ss, char *out, size_t cap)
 	}
 }
 
-static void
-cfg_normalize(struct sv_proxy_config *out, const struct sv_proxy_config *in)
+static uint64_t
+now_ms(const struct sv_conn *c)
+{
+	return uv_now(c->io.h.loop);
+}
+
+/* see conn.h */
+void
+sv_proxy_config_normalize(struct sv_proxy_config *out, const struct sv_proxy_config *in)
 {
 	*out = *in;
 	if (out->connect_timeout_ms == 0)
@@ -204,12 +221,25 @@ cfg_normalize(struct sv_proxy_config *out, const struct sv_proxy_config *in)
 		out->conn_buffer = MIN_CONN_BUFFER;
 	if (out->conn_buffer > MAX_CONN_BUFFER)
 		out->conn_buffer = MAX_CONN_BUFFER;
+	if (out->user == NULL)
+		out->password = NULL;
+	else if (out->password == NULL)
+		out->password = "";
 }
 
 /* --- closing ------------------------------------------------------------------------- */
 
 static void
-conn_free(struct conn *c)
+release_hs(struct sv_conn *c)
+{
+	if (c->hs != c->hs_inline)
+		free(c->hs);
+	c->hs = c->hs_inline;
+	c->hs_cap = HS_INLINE;
+}
+
+static void
+conn_free(struct sv_conn *c)
 {
 	/* Only here, outside every tcpconn callback, is the tcpconn ended: with RST when
 	 * the client failed, so the remote does not take a cut-off upload as complete. */
@@ -218,7 +248,11 @@ conn_free(struct conn *c)
 	else
 		sv_tcpconn_close(c->tc);
 	c->tc = NULL;
+	if (c->fe != NULL && c->fe->on_free != NULL)
+		c->fe->on_free(c);
 	free(c->rbuf);
+	free(c->first);
+	release_hs(c);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -232,7 +266,7 @@ conn_free(struct conn *c)
 static void
 on_handle_closed(uv_handle_t *h)
 {
-	struct conn *c = h->data;
+	struct sv_conn *c = h->data;
 
 	if (--c->handles == 0)
 		conn_free(c);
@@ -240,10 +274,10 @@ on_handle_closed(uv_handle_t *h)
 
 /* Stop everything that could call back into the handshake: reading, the timer, DNS. */
 static void
-stop_activity(struct conn *c)
+stop_activity(struct sv_conn *c)
 {
 	if (c->reading) {
-		uv_read_stop((uv_stream_t *)&c->tcp);
+		uv_read_stop(&c->io.s);
 		c->reading = false;
 	}
 	uv_timer_stop(&c->timer);
@@ -255,7 +289,7 @@ stop_activity(struct conn *c)
  * the client gets RST instead of FIN (the tunnel side was reset: a FIN would make a cut
  * transfer look complete to a client that reads until EOF). */
 static void
-conn_end(struct conn *c, bool reset)
+conn_end(struct sv_conn *c, bool reset)
 {
 	if (c->closed)
 		return;
@@ -265,14 +299,15 @@ conn_end(struct conn *c, bool reset)
 	log_debug("conn %u: closed%s (%llu bytes up, %llu down)", c->id,
 		reset ? " with reset" : "", (unsigned long long)c->up,
 		(unsigned long long)c->down);
-	/* uv_tcp_close_reset refuses a handle with a shutdown pending; FIN then. */
-	if (!reset || uv_tcp_close_reset(&c->tcp, on_handle_closed) != 0)
-		uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+	/* uv_tcp_close_reset refuses a handle with a shutdown pending; FIN then. A Unix
+	 * socket has no reset. */
+	if (!reset || c->is_pipe || uv_tcp_close_reset(&c->io.tcp, on_handle_closed) != 0)
+		uv_close(&c->io.h, on_handle_closed);
 	uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 }
 
 static void
-conn_close(struct conn *c)
+conn_close(struct sv_conn *c)
 {
 	conn_end(c, false);
 }
@@ -283,7 +318,7 @@ static void on_write(uv_write_t *req, int status);
 
 /* Writes out[] now as far as the socket takes it, the rest with one uv_write. */
 static void
-flush_out(struct conn *c)
+flush_out(struct sv_conn *c)
 {
 	uv_buf_t b;
 	int w, e;
@@ -291,7 +326,7 @@ flush_out(struct conn *c)
 	if (c->closed || c->writing || c->out_len == 0)
 		return;
 	b = uv_buf_init((char *)c->out, (unsigned)c->out_len);
-	w = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+	w = uv_try_write(&c->io.s, &b, 1);
 	if (w == UV_EAGAIN || w == UV_ENOSYS)
 		w = 0;
 	if (w < 0) {
@@ -308,32 +343,35 @@ flush_out(struct conn *c)
 	c->w_out = c->out_len;
 	c->w_consume = 0;
 	c->writing = true;
-	if ((e = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write)) != 0) {
+	if ((e = uv_write(&c->wreq, &c->io.s, &b, 1, on_write)) != 0) {
 		c->writing = false;
 		log_debug_r(e, "conn %u: write to client", c->id);
 		conn_close(c);
 	}
 }
 
-/* Queues a handshake reply. The caller checks c->closed afterwards. */
-static void
-out_put(struct conn *c, const uint8_t *p, size_t n)
+/* see frontend.h */
+int
+sv_conn_write(struct sv_conn *c, const void *p, size_t n)
 {
+	if (c->closed)
+		return SV_E_CLOSED;
 	if (n > OUT_MAX - c->out_len) {
 		log_err("conn %u: reply queue overflow", c->id); /* our bug */
 		conn_close(c);
-		return;
+		return SV_E_TOOBIG;
 	}
 	memcpy(c->out + c->out_len, p, n);
 	c->out_len += n;
 	flush_out(c);
+	return c->closed ? SV_E_CLOSED : 0;
 }
 
 /* Ends the conn once what is in out[] has been written (bounded by CLOSE_GRACE_MS). */
 static void
-close_after_out(struct conn *c)
+close_after_out(struct sv_conn *c)
 {
-	if (c->closed)
+	if (c->closed || c->close_after_out)
 		return;
 	stop_activity(c);
 	conn_set_state(c, CONN_CLOSING);
@@ -345,37 +383,44 @@ close_after_out(struct conn *c)
 	uv_timer_start(&c->timer, on_timer, CLOSE_GRACE_MS, 0);
 }
 
-static void
-reply_and_close(struct conn *c, uint8_t rep)
+/* see frontend.h */
+void
+sv_conn_reply_and_close(struct sv_conn *c)
 {
-	uint8_t b[SV_SOCKS5_REPLY_MAX];
-
-	if (!c->reply_sent) {
-		c->reply_sent = true;
-		out_put(c, b, sv_socks5_build_reply(b, rep, NULL, 0));
-	}
 	close_after_out(c);
 }
 
-/* A failure before the relay started: log it, answer with rep, close. */
+/* see frontend.h */
+void
+sv_conn_close(struct sv_conn *c)
+{
+	conn_close(c);
+}
+
+/* A failure before the relay started: log it, let the front-end answer, close. */
 static void
-conn_fail(struct conn *c, uint8_t rep, int err, const char *what)
+conn_fail(struct sv_conn *c, int err, bool resolving)
 {
 	if (c->state == CONN_CLOSING)
 		return;
-	if (c->ip_text[0] != '\0' && c->req.atyp == SV_SOCKS5_ATYP_DOMAIN)
-		log_info_r(err, "conn %u: %s %s (%s), replying %s", c->id, what,
-			c->target, c->ip_text, sv_socks5_rep_name(rep));
+	if (c->ip_text[0] != '\0' && c->dst.host != NULL)
+		log_info_r(err, "conn %u: %s: %s %s (%s)", c->id, c->fe->name,
+			resolving ? "resolve" : "connect", c->target, c->ip_text);
 	else
-		log_info_r(err, "conn %u: %s %s, replying %s", c->id, what, c->target,
-			sv_socks5_rep_name(rep));
-	reply_and_close(c, rep);
+		log_info_r(err, "conn %u: %s: %s %s", c->id, c->fe->name,
+			resolving ? "resolve" : "connect", c->target);
+	if (!c->reply_sent) {
+		c->reply_sent = true;
+		if (c->fe->on_result != NULL)
+			c->fe->on_result(c, err, resolving, NULL, 0);
+	}
+	close_after_out(c);
 }
 
 static void
 on_write(uv_write_t *req, int status)
 {
-	struct conn *c = req->handle->data;
+	struct sv_conn *c = req->handle->data;
 	size_t consume = c->w_consume;
 
 	c->writing = false;
@@ -397,6 +442,7 @@ on_write(uv_write_t *req, int status)
 	}
 	if (consume > 0 && c->state == CONN_RELAY && !c->tc_dead) {
 		c->down += consume;
+		c->last_active = now_ms(c);
 		sv_tcpconn_consume(c->tc, consume);
 		if (c->closed)
 			return;
@@ -416,7 +462,7 @@ on_write(uv_write_t *req, int status)
 /* Hands the bytes past skip of iov[0..n) to one uv_write; they are consumed from the
  * tcpconn (all total bytes) in on_write, so the queue keeps them in place until then. */
 static void
-queue_to_client(struct conn *c, const struct sv_iov *iov, int n, size_t skip)
+queue_to_client(struct sv_conn *c, const struct sv_iov *iov, int n, size_t skip)
 {
 	uv_buf_t bufs[PEEK_IOV];
 	unsigned k = 0;
@@ -436,7 +482,7 @@ queue_to_client(struct conn *c, const struct sv_iov *iov, int n, size_t skip)
 	c->w_out = 0;
 	c->w_consume = total;
 	c->writing = true;
-	if ((e = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs, k, on_write)) != 0) {
+	if ((e = uv_write(&c->wreq, &c->io.s, bufs, k, on_write)) != 0) {
 		c->writing = false;
 		c->w_consume = 0;
 		log_debug_r(e, "conn %u: write to client", c->id);
@@ -445,7 +491,7 @@ queue_to_client(struct conn *c, const struct sv_iov *iov, int n, size_t skip)
 }
 
 static bool
-can_pump(const struct conn *c)
+can_pump(const struct sv_conn *c)
 {
 	return c->state == CONN_RELAY && !c->tc_dead && !c->writing &&
 		c->out_len == 0 && !c->client_shut;
@@ -455,7 +501,7 @@ can_pump(const struct conn *c)
  * queue, the remainder as one outstanding uv_write. Safe against callbacks that the
  * tcpconn may run from inside sv_tcpconn_consume. */
 static void
-pump_to_client(struct conn *c)
+pump_to_client(struct sv_conn *c)
 {
 	struct sv_iov iov[PEEK_IOV];
 	uv_buf_t bufs[PEEK_IOV];
@@ -470,11 +516,12 @@ pump_to_client(struct conn *c)
 
 		if (n <= 0)
 			break;
+		c->last_active = now_ms(c);
 		for (int i = 0; i < n; i++) {
 			bufs[i] = uv_buf_init((char *)iov[i].base, (unsigned)iov[i].len);
 			total += iov[i].len;
 		}
-		w = uv_try_write((uv_stream_t *)&c->tcp, bufs, (unsigned)n);
+		w = uv_try_write(&c->io.s, bufs, (unsigned)n);
 		if (w == UV_EAGAIN || w == UV_ENOSYS)
 			w = 0;
 		if (w < 0) {
@@ -497,7 +544,7 @@ static void
 on_client_shutdown(uv_shutdown_t *req, int status);
 
 static void
-maybe_shutdown_client(struct conn *c)
+maybe_shutdown_client(struct sv_conn *c)
 {
 	int e;
 
@@ -506,14 +553,14 @@ maybe_shutdown_client(struct conn *c)
 		return;
 	c->client_shut = true;
 	log_debug("conn %u: remote finished sending", c->id);
-	if ((e = uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_client_shutdown)) != 0) {
+	if ((e = uv_shutdown(&c->sreq, &c->io.s, on_client_shutdown)) != 0) {
 		log_debug_r(e, "conn %u: shutdown to client", c->id);
 		conn_close(c);
 	}
 }
 
 static void
-maybe_done(struct conn *c)
+maybe_done(struct sv_conn *c)
 {
 	if (c->state == CONN_RELAY && c->tunnel_shut && c->client_shut_done) {
 		log_debug("conn %u: both directions finished", c->id);
@@ -524,7 +571,7 @@ maybe_done(struct conn *c)
 static void
 on_client_shutdown(uv_shutdown_t *req, int status)
 {
-	struct conn *c = req->handle->data;
+	struct sv_conn *c = req->handle->data;
 
 	if (c->closed || c->state != CONN_RELAY)
 		return;
@@ -543,13 +590,13 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
 static void
-start_reading(struct conn *c)
+start_reading(struct sv_conn *c)
 {
 	int e;
 
 	if (c->reading || c->closed || c->client_eof)
 		return;
-	if ((e = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read)) != 0) {
+	if ((e = uv_read_start(&c->io.s, on_alloc, on_read)) != 0) {
 		log_debug_r(e, "conn %u: read from client", c->id);
 		conn_close(c);
 		return;
@@ -558,17 +605,17 @@ start_reading(struct conn *c)
 }
 
 static void
-stop_reading(struct conn *c)
+stop_reading(struct sv_conn *c)
 {
 	if (c->reading) {
-		uv_read_stop((uv_stream_t *)&c->tcp);
+		uv_read_stop(&c->io.s);
 		c->reading = false;
 	}
 }
 
 /* Client finished sending and all its bytes are in the tcpconn: FIN to the remote. */
 static void
-tunnel_shutdown(struct conn *c)
+tunnel_shutdown(struct sv_conn *c)
 {
 	int e;
 
@@ -586,7 +633,7 @@ tunnel_shutdown(struct conn *c)
 
 /* Gives pend to the tcpconn as far as it takes it. */
 static void
-flush_to_tunnel(struct conn *c)
+flush_to_tunnel(struct sv_conn *c)
 {
 	while (c->state == CONN_RELAY && !c->tc_dead && c->pend_len > 0) {
 		long n = sv_tcpconn_write(c->tc, c->pend, c->pend_len);
@@ -603,11 +650,67 @@ flush_to_tunnel(struct conn *c)
 	}
 }
 
+/* Sets pend to client bytes (p: rbuf or hs), as far as the front-end lets them through.
+ * The caller checks c->state afterwards. */
+static void
+set_client_pend(struct sv_conn *c, const uint8_t *p, size_t n)
+{
+	long ok = (long)n;
+
+	if (c->up_dropping) {
+		ok = 0;
+	} else if (c->fe->up_filter != NULL && n > 0) {
+		ok = c->fe->up_filter(c, p, n);
+		if (ok < 0) {
+			log_info("conn %u: %s: %s: the client's data cannot be relayed", c->id,
+				c->fe->name, c->target);
+			conn_close(c);
+			return;
+		}
+		if ((size_t)ok > n)
+			ok = (long)n;
+		if ((size_t)ok < n) {
+			c->up_dropping = true;
+			log_debug("conn %u: %s: dropping client bytes past the request",
+				c->id, c->fe->name);
+		}
+	}
+	c->pend = p;
+	c->pend_len = (size_t)ok;
+}
+
+/* pend is empty: the next of the bytes queued before the relay started (send_first,
+ * then the handshake leftovers), if any. */
+static bool
+next_pending(struct sv_conn *c)
+{
+	if (c->first != NULL) {
+		free(c->first);
+		c->first = NULL;
+		c->first_len = 0;
+		set_client_pend(c, c->hs, c->hs_len);
+		c->hs_len = 0;
+		c->pend_is_hs = true;
+		if (c->state != CONN_RELAY)
+			return false;
+		if (c->pend_len > 0)
+			return true;
+	}
+	if (c->pend_is_hs) {
+		c->pend_is_hs = false;
+		c->pend = NULL;
+		release_hs(c); /* a large HTTP head buffer is not kept for the relay */
+	}
+	return false;
+}
+
 /* Flushes pend; when it is empty, reads the client again (or passes its EOF on). */
 static void
-relay_client_data(struct conn *c)
+relay_client_data(struct sv_conn *c)
 {
 	flush_to_tunnel(c);
+	while (c->state == CONN_RELAY && c->pend_len == 0 && next_pending(c))
+		flush_to_tunnel(c);
 	if (c->state != CONN_RELAY)
 		return;
 	if (c->pend_len > 0) {
@@ -621,12 +724,26 @@ relay_client_data(struct conn *c)
 }
 
 static void
-relay_start(struct conn *c)
+arm_idle_timer(struct sv_conn *c, uint64_t after)
 {
-	/* Bytes the client sent after its request (optimistic data) go first. */
-	c->pend = c->hs;
-	c->pend_len = c->hs_len;
-	c->hs_len = 0;
+	if (c->cfg.idle_timeout_ms > 0)
+		uv_timer_start(&c->timer, on_timer, after, 0);
+}
+
+static void
+relay_start(struct sv_conn *c)
+{
+	c->last_active = now_ms(c);
+	arm_idle_timer(c, c->cfg.idle_timeout_ms);
+	if (c->first != NULL) {
+		c->pend = c->first;
+		c->pend_len = c->first_len;
+	} else {
+		/* Bytes the client sent after its request (optimistic data) go first. */
+		set_client_pend(c, c->hs, c->hs_len);
+		c->hs_len = 0;
+		c->pend_is_hs = true;
+	}
 	relay_client_data(c);
 	pump_to_client(c);
 }
@@ -636,8 +753,7 @@ relay_start(struct conn *c)
 static void
 tc_connected(void *arg)
 {
-	struct conn *c = arg;
-	uint8_t b[SV_SOCKS5_REPLY_MAX];
+	struct sv_conn *c = arg;
 	struct sv_ip bnd;
 	uint16_t bport = 0;
 	bool have;
@@ -648,8 +764,9 @@ tc_connected(void *arg)
 	have = sv_tcpconn_local(c->tc, &bnd, &bport);
 	c->reply_sent = true;
 	conn_set_state(c, CONN_RELAY);
-	out_put(c, b, sv_socks5_build_reply(b, SV_SOCKS5_REP_SUCCEEDED,
-		have ? &bnd : NULL, have ? bport : 0));
+	log_debug("conn %u: %s: connected to %s", c->id, c->fe->name, c->target);
+	if (c->fe->on_result != NULL)
+		c->fe->on_result(c, 0, false, have ? &bnd : NULL, have ? bport : 0);
 	if (c->state != CONN_RELAY)
 		return;
 	relay_start(c);
@@ -658,7 +775,7 @@ tc_connected(void *arg)
 static void
 tc_readable(void *arg)
 {
-	struct conn *c = arg;
+	struct sv_conn *c = arg;
 
 	if (c->state == CONN_RELAY)
 		pump_to_client(c);
@@ -667,7 +784,7 @@ tc_readable(void *arg)
 static void
 tc_writable(void *arg)
 {
-	struct conn *c = arg;
+	struct sv_conn *c = arg;
 
 	if (c->state == CONN_RELAY && c->pend_len > 0)
 		relay_client_data(c);
@@ -676,7 +793,7 @@ tc_writable(void *arg)
 static void
 tc_eof(void *arg)
 {
-	struct conn *c = arg;
+	struct sv_conn *c = arg;
 
 	if (c->state != CONN_RELAY)
 		return;
@@ -687,12 +804,12 @@ tc_eof(void *arg)
 static void
 tc_error(void *arg, int err)
 {
-	struct conn *c = arg;
+	struct sv_conn *c = arg;
 
 	c->tc_dead = true;
 	switch (c->state) {
 	case CONN_CONNECTING:
-		conn_fail(c, sv_socks5_rep_from_err(err), err, "connect");
+		conn_fail(c, err, false);
 		break;
 	case CONN_RELAY:
 		log_info_r(err, "conn %u: %s", c->id, c->target);
@@ -715,17 +832,17 @@ static const struct sv_tcpconn_ops tc_ops = {
 /* --- resolving and connecting -------------------------------------------------------- */
 
 static void
-connect_ip(struct conn *c, const struct sv_ip *ip)
+connect_ip(struct sv_conn *c, const struct sv_ip *ip)
 {
-	uint64_t now = uv_now(c->tcp.loop);
+	uint64_t now = now_ms(c);
 	unsigned left = c->deadline > now ? (unsigned)(c->deadline - now) : 1;
 	struct sv_tcpconn *tc;
 	int e;
 
 	conn_set_state(c, CONN_CONNECTING);
-	e = sv_tcpconn_connect(&tc, ip, c->req.port, left, &tc_ops, c);
+	e = sv_tcpconn_connect(&tc, ip, c->dst.port, left, &tc_ops, c);
 	if (e != 0) {
-		conn_fail(c, sv_socks5_rep_from_err(e), e, "connect");
+		conn_fail(c, e, false);
 		return;
 	}
 	c->tc = tc;
@@ -734,7 +851,7 @@ connect_ip(struct conn *c, const struct sv_ip *ip)
 static void
 on_resolved(void *arg, int err, const struct sv_ip *ip)
 {
-	struct conn *c = arg;
+	struct sv_conn *c = arg;
 	struct sv_ip dst;
 
 	c->res = NULL; /* finished: never cancel it now */
@@ -742,122 +859,146 @@ on_resolved(void *arg, int err, const struct sv_ip *ip)
 		return;
 	if (err != 0) {
 		/* -ENOENT would print as "No such file or directory" */
-		conn_fail(c, sv_socks5_rep_from_resolve_err(err),
-			err == -ENOENT ? SV_E_NOTFOUND : err, "resolve");
+		conn_fail(c, err == -ENOENT ? SV_E_NOTFOUND : err, true);
 		return;
 	}
 	dst = *ip;
 	sv_ip_format(&dst, c->ip_text, sizeof c->ip_text);
-	log_debug("conn %u: %s is %s", c->id, c->req.host, c->ip_text);
+	log_debug("conn %u: %s is %s", c->id, c->host, c->ip_text);
 	connect_ip(c, &dst);
 }
 
 static void
-start_connect(struct conn *c)
+format_target(struct sv_conn *c)
+{
+	char ip[SV_IP_STRLEN];
+
+	if (c->dst.host != NULL)
+		snprintf(c->target, sizeof c->target, "%s%s%s:%u",
+			strchr(c->host, ':') != NULL ? "[" : "", c->host,
+			strchr(c->host, ':') != NULL ? "]" : "", (unsigned)c->dst.port);
+	else if (c->dst.ip.family == 6)
+		snprintf(c->target, sizeof c->target, "[%s]:%u",
+			sv_ip_format(&c->dst.ip, ip, sizeof ip), (unsigned)c->dst.port);
+	else
+		snprintf(c->target, sizeof c->target, "%s:%u",
+			sv_ip_format(&c->dst.ip, ip, sizeof ip), (unsigned)c->dst.port);
+}
+
+/* see frontend.h */
+void
+sv_conn_connect(struct sv_conn *c, const struct sv_conn_target *t)
 {
 	struct sv_resolve *res;
 	int e;
 
-	c->deadline = uv_now(c->tcp.loop) + c->cfg.connect_timeout_ms;
+	if (c->state != CONN_HANDSHAKE)
+		return;
+	stop_reading(c); /* until the relay starts; later bytes stay in the socket */
+	c->dst = *t;
+	if (t->host != NULL) {
+		snprintf(c->host, sizeof c->host, "%s", t->host);
+		c->dst.host = c->host;
+	}
+	format_target(c);
+	log_debug("conn %u: %s: %s -> %s", c->id, c->fe->name, c->peer, c->target);
+	c->deadline = now_ms(c) + c->cfg.connect_timeout_ms;
 	uv_timer_start(&c->timer, on_timer, c->cfg.connect_timeout_ms, 0);
-	if (c->req.atyp != SV_SOCKS5_ATYP_DOMAIN) {
-		connect_ip(c, &c->req.ip);
+	if (c->dst.host == NULL) {
+		connect_ip(c, &c->dst.ip);
 		return;
 	}
 	conn_set_state(c, CONN_RESOLVING);
-	e = sv_resolve(&res, c->req.host, 0, on_resolved, c);
+	e = sv_resolve(&res, c->host, 0, on_resolved, c);
 	if (e != 0) {
-		conn_fail(c, sv_socks5_rep_from_resolve_err(e), e, "resolve");
+		conn_fail(c, e, true);
 		return;
 	}
 	c->res = res;
 }
 
-/* --- handshake ----------------------------------------------------------------------- */
-
-static int
-step_greeting(struct conn *c, struct sv_rd *r)
+/* see frontend.h */
+int
+sv_conn_send_first(struct sv_conn *c, const void *p, size_t n)
 {
-	static const uint8_t ours[] = { SV_SOCKS5_METHOD_NONE };
-	struct sv_socks5_greeting g;
-	uint8_t b[8];
-	uint8_t m;
-	int e;
+	uint8_t *copy;
 
-	e = sv_socks5_parse_greeting(r, &g);
-	if (e == SV_E_INCOMPLETE)
-		return e;
-	if (e == -EPROTONOSUPPORT) {
-		log_info("conn %u: %s: SOCKS4 client refused (only SOCKS5 is supported)",
-			c->id, c->peer);
-		out_put(c, b, sv_socks5_build_socks4_reject(b));
-		close_after_out(c);
-		return STEP_STOP;
-	}
-	if (e != 0) {
-		log_info("conn %u: %s: not a SOCKS5 client (first byte 0x%02x)", c->id,
-			c->peer, r->n > 0 ? r->p[0] : 0);
-		conn_close(c);
-		return STEP_STOP;
-	}
-	m = sv_socks5_choose_method(&g, ours, sizeof ours);
-	out_put(c, b, sv_socks5_build_method(b, m));
-	if (m == SV_SOCKS5_METHOD_UNACCEPTABLE) {
-		log_info("conn %u: %s: client does not offer \"no authentication\"", c->id,
-			c->peer);
-		close_after_out(c);
-		return STEP_STOP;
-	}
-	if (c->closed)
-		return STEP_STOP;
-	conn_set_state(c, CONN_REQUEST);
+	if (n == 0)
+		return 0;
+	if ((copy = malloc(n)) == NULL)
+		return SV_E_NOMEM;
+	memcpy(copy, p, n);
+	free(c->first);
+	c->first = copy;
+	c->first_len = n;
 	return 0;
 }
 
-static int
-step_request(struct conn *c, struct sv_rd *r)
-{
-	int e = sv_socks5_parse_request(r, &c->req);
+/* --- handshake ----------------------------------------------------------------------- */
 
-	if (e == SV_E_INCOMPLETE)
-		return e;
-	if (e != 0) {
-		uint8_t rep = sv_socks5_rep_from_err(e);
-		log_info_r(e, "conn %u: %s: bad request, replying %s", c->id, c->peer,
-			sv_socks5_rep_name(rep));
-		reply_and_close(c, rep);
-		return STEP_STOP;
-	}
-	stop_reading(c); /* until the relay starts; later bytes stay in the socket */
-	sv_socks5_format_target(&c->req, c->target, sizeof c->target);
-	log_debug("conn %u: %s -> %s", c->id, c->peer, c->target);
-	start_connect(c);
-	return STEP_STOP;
-}
-
-/* One step per handshake state; a future CONN_AUTH adds one line. */
-static int (*const hs_steps[])(struct conn *, struct sv_rd *) = {
-	[CONN_GREETING] = step_greeting,
-	[CONN_REQUEST] = step_request,
-};
-
-/* Runs handshake steps over the buffered bytes, then drops what they consumed. */
+/* Runs the front-end over the buffered bytes, then drops what it consumed. */
 static void
-handshake(struct conn *c)
+handshake(struct sv_conn *c)
 {
 	struct sv_rd r = sv_rd_make(c->hs, c->hs_len);
 	int e = 0;
 
-	while (e == 0 && c->state < sizeof hs_steps / sizeof hs_steps[0] &&
-		hs_steps[c->state] != NULL)
-		e = hs_steps[c->state](c, &r);
+	c->hs_moved = false;
+	while (e == 0 && c->state == CONN_HANDSHAKE) {
+		const struct sv_frontend_ops *fe = c->fe;
+		size_t off = (size_t)(r.p - c->hs), n = r.n;
+
+		e = fe->on_data(c, &r);
+		if (c->hs_moved) { /* a detector handed over to a front-end with more room */
+			c->hs_moved = false;
+			r = sv_rd_make(c->hs + off + (n - r.n), r.n);
+		}
+		if (e == 0 && r.n == n && c->fe == fe && c->state == CONN_HANDSHAKE) {
+			log_err("conn %u: %s: handshake made no progress", c->id, fe->name);
+			conn_close(c); /* our bug; never spin */
+		}
+	}
+	if (c->closed)
+		return;
 	memmove(c->hs, r.p, r.n);
+	/* consumed messages may have held a password */
+	if (c->hs_len > r.n)
+		explicit_bzero(c->hs + r.n, c->hs_len - r.n);
 	c->hs_len = r.n;
-	if (e == SV_E_INCOMPLETE && c->hs_len == HS_MAX) {
-		/* cannot happen: every message fits; but never spin on a full buffer */
-		log_info("conn %u: %s: handshake too long", c->id, c->peer);
+	if (e == SV_E_INCOMPLETE && c->state == CONN_HANDSHAKE && c->hs_len == c->hs_cap) {
+		log_info("conn %u: %s: %s: handshake longer than %zu bytes", c->id,
+			c->fe->name, c->peer, c->hs_cap);
 		conn_close(c);
 	}
+}
+
+/* see frontend.h */
+int
+sv_conn_set_frontend(struct sv_conn *c, const struct sv_frontend_ops *fe)
+{
+	size_t want = fe->hs_max != 0 ? fe->hs_max : HS_INLINE;
+
+	if (want > HS_LIMIT)
+		want = HS_LIMIT;
+	log_debug("conn %u: %s -> %s", c->id, c->fe != NULL ? c->fe->name : "-", fe->name);
+	if (want > c->hs_cap) {
+		uint8_t *b = malloc(want);
+		if (b == NULL) {
+			log_warn("conn %u: out of memory for the handshake", c->id);
+			conn_close(c);
+			return SV_E_NOMEM;
+		}
+		memcpy(b, c->hs, c->hs_len);
+		release_hs(c);
+		c->hs = b;
+		c->hs_cap = want;
+		c->hs_moved = true;
+	}
+	c->fe = fe;
+	c->fe_step = 0;
+	if (fe->on_accept != NULL)
+		fe->on_accept(c);
+	return c->closed ? SV_E_CLOSED : 0;
 }
 
 /* --- client socket callbacks --------------------------------------------------------- */
@@ -865,13 +1006,14 @@ handshake(struct conn *c)
 static void
 on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-	struct conn *c = h->data;
+	struct sv_conn *c = h->data;
 
+	(void)suggested;
 	*buf = uv_buf_init(NULL, 0); /* -> UV_ENOBUFS in on_read */
 	if (c->state != CONN_RELAY) {
-		if (c->hs_len < HS_MAX)
+		if (c->hs_len < c->hs_cap)
 			*buf = uv_buf_init((char *)c->hs + c->hs_len,
-				(unsigned)(HS_MAX - c->hs_len));
+				(unsigned)(c->hs_cap - c->hs_len));
 		return;
 	}
 	if (c->pend_len > 0)
@@ -882,7 +1024,7 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 }
 
 static void
-on_client_read_error(struct conn *c, ssize_t nread)
+on_client_read_error(struct sv_conn *c, ssize_t nread)
 {
 	if (nread == UV_EOF && c->state == CONN_RELAY) {
 		/* libuv stopped reading on EOF */
@@ -907,8 +1049,9 @@ on_client_read_error(struct conn *c, ssize_t nread)
 static void
 on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
-	struct conn *c = s->data;
+	struct sv_conn *c = s->data;
 
+	(void)buf;
 	if (c->state == CONN_CLOSING || nread == 0)
 		return;
 	if (nread < 0) {
@@ -916,8 +1059,8 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	if (c->state == CONN_RELAY) {
-		c->pend = c->rbuf;
-		c->pend_len = (size_t)nread;
+		c->last_active = now_ms(c);
+		set_client_pend(c, c->rbuf, (size_t)nread);
 		relay_client_data(c);
 		return;
 	}
@@ -925,26 +1068,40 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	handshake(c);
 }
 
+/* RELAY: close after idle_timeout_ms without a byte either way. */
+static void
+check_idle(struct sv_conn *c)
+{
+	uint64_t idle = now_ms(c) - c->last_active;
+
+	if (idle < c->cfg.idle_timeout_ms) {
+		arm_idle_timer(c, c->cfg.idle_timeout_ms - idle);
+		return;
+	}
+	log_info("conn %u: %s idle for %u s (--idle-timeout): closing", c->id, c->target,
+		c->cfg.idle_timeout_ms / 1000);
+	conn_close(c);
+}
+
 static void
 on_timer(uv_timer_t *t)
 {
-	struct conn *c = t->data;
+	struct sv_conn *c = t->data;
 
 	switch (c->state) {
-	case CONN_GREETING:
-	case CONN_REQUEST:
-		log_info("conn %u: %s: no SOCKS5 request within %u ms", c->id, c->peer,
-			HANDSHAKE_TIMEOUT_MS);
+	case CONN_HANDSHAKE:
+		log_info("conn %u: %s: %s: no complete request within %u ms", c->id,
+			c->fe->name, c->peer, HANDSHAKE_TIMEOUT_MS);
 		conn_close(c);
 		break;
 	case CONN_RESOLVING:
-		conn_fail(c, sv_socks5_rep_from_resolve_err(-ETIMEDOUT), -ETIMEDOUT,
-			"resolve");
+		conn_fail(c, -ETIMEDOUT, true);
 		break;
 	case CONN_CONNECTING:
-		conn_fail(c, sv_socks5_rep_from_err(-ETIMEDOUT), -ETIMEDOUT, "connect");
+		conn_fail(c, -ETIMEDOUT, false);
 		break;
 	case CONN_RELAY:
+		check_idle(c);
 		break;
 	case CONN_CLOSING:
 		log_debug("conn %u: error reply not written in time", c->id);
@@ -955,39 +1112,20 @@ on_timer(uv_timer_t *t)
 
 /* --- accepting ----------------------------------------------------------------------- */
 
-static void
-free_handle(uv_handle_t *h)
+static struct sv_conn *
+conn_new(const struct sv_proxy_config *cfg)
 {
-	free(h);
-}
-
-/* Accept and close at once, so the listener keeps accepting. */
-static void
-reject_client(uv_stream_t *server)
-{
-	uv_tcp_t *t = malloc(sizeof *t);
-
-	if (t == NULL) {
-		log_err("listener: out of memory rejecting a client");
-		return;
-	}
-	uv_tcp_init(server->loop, t);
-	(void)uv_accept(server, (uv_stream_t *)t);
-	uv_close((uv_handle_t *)t, free_handle);
-}
-
-static struct conn *
-conn_new(struct listener *l)
-{
-	struct conn *c = calloc(1, sizeof *c);
+	struct sv_conn *c = calloc(1, sizeof *c);
 
 	if (c == NULL)
 		return NULL;
 	c->id = ++next_id;
-	c->cfg = l->cfg;
-	c->state = CONN_GREETING;
-	c->tcp.data = c;
+	c->cfg = *cfg;
+	c->state = CONN_HANDSHAKE;
+	c->io.h.data = c;
 	c->timer.data = c;
+	c->hs = c->hs_inline;
+	c->hs_cap = HS_INLINE;
 	snprintf(c->peer, sizeof c->peer, "?");
 	c->next = conns;
 	if (conns != NULL)
@@ -997,185 +1135,169 @@ conn_new(struct listener *l)
 	return c;
 }
 
-static void
-on_connection(uv_stream_t *server, int status)
+/* see conn.h */
+int
+sv_conn_accept(uv_stream_t *server, bool pipe, const struct sv_frontend_ops *fe,
+	const struct sv_proxy_config *cfg, const char *listener)
 {
-	struct listener *l = server->data;
 	struct sockaddr_storage ss;
 	int len = sizeof ss;
-	struct conn *c;
+	struct sv_conn *c;
 	int e;
 
-	if (status < 0) {
-		log_warn_r(status, "listener %s: accept", l->name);
-		return;
-	}
-	if (n_conns >= l->cfg.max_clients) {
-		if (!limit_warned)
-			log_warn("listener %s: %zu clients, the limit: refusing more",
-				l->name, n_conns);
-		limit_warned = true;
-		reject_client(server);
-		return;
-	}
-	limit_warned = false;
-	if ((c = conn_new(l)) == NULL) {
-		log_err("listener %s: out of memory for a connection", l->name);
-		reject_client(server);
-		return;
-	}
+	if ((c = conn_new(cfg)) == NULL)
+		return SV_E_NOMEM;
 	/* Both inits cannot fail on a valid loop; the handles count from here. */
-	uv_tcp_init(server->loop, &c->tcp);
+	c->is_pipe = pipe;
+	if (pipe)
+		uv_pipe_init(server->loop, &c->io.pipe, 0);
+	else
+		uv_tcp_init(server->loop, &c->io.tcp);
+	c->io.h.data = c; /* the init cleared it */
 	uv_timer_init(server->loop, &c->timer);
 	c->handles = 2;
-	if ((e = uv_accept(server, (uv_stream_t *)&c->tcp)) != 0) {
-		log_warn_r(e, "listener %s: accept", l->name);
+	c->fe = fe;
+	if ((e = uv_accept(server, &c->io.s)) != 0) {
+		log_warn_r(e, "listener %s: accept", listener);
 		conn_close(c);
-		return;
+		return 0; /* nothing is left in the backlog for this call */
 	}
-	uv_tcp_nodelay(&c->tcp, 1);
-	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
-		format_sockaddr(&ss, c->peer, sizeof c->peer);
-	log_trace("conn %u: accepted %s on %s", c->id, c->peer, l->name);
-	uv_timer_start(&c->timer, on_timer, HANDSHAKE_TIMEOUT_MS, 0);
-	start_reading(c);
-}
-
-/* --- listening ----------------------------------------------------------------------- */
-
-static int
-parse_port(const char *s, unsigned *port)
-{
-	char *end;
-	unsigned long v;
-
-	if (*s < '0' || *s > '9')
-		return SV_E_INVAL;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v > 65535)
-		return SV_E_INVAL;
-	*port = (unsigned)v;
-	return 0;
-}
-
-/* "1080", "127.0.0.1:1080", "localhost:1080", "[::1]:1080" -> socket address. */
-static int
-parse_listen_addr(const char *s, struct sockaddr_storage *ss)
-{
-	char host[SV_IP_STRLEN + 2];
-	const char *colon, *port_text;
-	unsigned port;
-	size_t hlen;
-
-	memset(ss, 0, sizeof *ss);
-	if (parse_port(s, &port) == 0)
-		return uv_ip4_addr("127.0.0.1", (int)port, (struct sockaddr_in *)ss) ==
-				0 ? 0 : SV_E_INVAL;
-	if (s[0] == '[') {
-		const char *close = strchr(s, ']');
-		if (close == NULL || close[1] != ':')
-			return SV_E_INVAL;
-		hlen = (size_t)(close - s - 1);
-		port_text = close + 2;
-		s++;
+	if (pipe) {
+		snprintf(c->peer, sizeof c->peer, "unix");
 	} else {
-		if ((colon = strrchr(s, ':')) == NULL)
-			return SV_E_INVAL;
-		hlen = (size_t)(colon - s);
-		port_text = colon + 1;
-		if (memchr(s, ':', hlen) != NULL)
-			return SV_E_INVAL; /* IPv6 needs brackets */
+		uv_tcp_nodelay(&c->io.tcp, 1);
+		if (uv_tcp_getpeername(&c->io.tcp, (struct sockaddr *)&ss, &len) == 0)
+			format_sockaddr(&ss, c->peer, sizeof c->peer);
 	}
-	if (hlen == 0 || hlen >= sizeof host || parse_port(port_text, &port) != 0)
-		return SV_E_INVAL;
-	memcpy(host, s, hlen);
-	host[hlen] = '\0';
-	if (strcmp(host, "localhost") == 0)
-		snprintf(host, sizeof host, "127.0.0.1");
-	if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss) == 0 &&
-		strchr(host, ':') == NULL)
+	log_trace("conn %u: accepted %s on %s", c->id, c->peer, listener);
+	uv_timer_start(&c->timer, on_timer, HANDSHAKE_TIMEOUT_MS, 0);
+	c->fe = NULL;
+	if (sv_conn_set_frontend(c, fe) != 0)
 		return 0;
-	if (uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)ss) == 0)
-		return 0;
-	return SV_E_INVAL;
-}
-
-static void
-on_listener_closed(uv_handle_t *h)
-{
-	struct listener *l = h->data;
-
-	if (l->linked) {
-		if (l->prev != NULL)
-			l->prev->next = l->next;
-		else
-			listeners = l->next;
-		if (l->next != NULL)
-			l->next->prev = l->prev;
-	}
-	free(l);
-}
-
-/* see proxy.h */
-int
-sv_socks5_listen(uv_loop_t *loop, const char *addr, const struct sv_proxy_config *cfg,
-	char *bound, size_t bound_cap)
-{
-	struct sockaddr_storage ss;
-	int len = sizeof ss;
-	struct listener *l;
-	int e;
-
-	if (loop == NULL || addr == NULL || cfg == NULL)
-		return SV_E_INVAL;
-	if ((e = parse_listen_addr(addr, &ss)) != 0)
-		return e;
-	if ((l = calloc(1, sizeof *l)) == NULL)
-		return SV_E_NOMEM;
-	cfg_normalize(&l->cfg, cfg);
-	if ((e = uv_tcp_init(loop, &l->tcp)) != 0) {
-		free(l);
-		return e;
-	}
-	l->tcp.data = l;
-	if ((e = uv_tcp_bind(&l->tcp, (const struct sockaddr *)&ss, 0)) != 0 ||
-		(e = uv_listen((uv_stream_t *)&l->tcp, LISTEN_BACKLOG, on_connection)) != 0 ||
-		(e = uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&ss, &len)) != 0) {
-		l->closing = true;
-		uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
-		return e;
-	}
-	format_sockaddr(&ss, l->name, sizeof l->name);
-	l->linked = true;
-	l->next = listeners;
-	if (listeners != NULL)
-		listeners->prev = l;
-	listeners = l;
-	if (bound != NULL && bound_cap > 0)
-		snprintf(bound, bound_cap, "%s", l->name);
-	log_debug("listener %s: listening", l->name);
+	/* A front-end with a fixed target (a port forward) connects from on_accept; the
+	 * client is then read only once the relay starts. */
+	if (c->state == CONN_HANDSHAKE)
+		start_reading(c);
 	return 0;
 }
 
-/* see proxy.h */
-void
-sv_proxy_close_all(void)
-{
-	for (struct listener *l = listeners; l != NULL; l = l->next) {
-		if (!l->closing) {
-			l->closing = true;
-			uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
-		}
-	}
-	/* conn_close frees nothing synchronously, so the list stays walkable. */
-	for (struct conn *c = conns; c != NULL; c = c->next)
-		conn_close(c);
-}
-
-/* see proxy.h */
+/* see conn.h */
 size_t
-sv_proxy_count(void)
+sv_conn_count(void)
 {
 	return n_conns;
+}
+
+/* see conn.h */
+void
+sv_conn_close_all(void)
+{
+	/* conn_close frees nothing synchronously, so the list stays walkable. */
+	for (struct sv_conn *c = conns; c != NULL; c = c->next)
+		conn_close(c);
+}
+
+/* --- accessors for the front-ends ---------------------------------------------------- */
+
+/* see frontend.h */
+unsigned
+sv_conn_step(const struct sv_conn *c)
+{
+	return c->fe_step;
+}
+
+/* see frontend.h */
+void
+sv_conn_set_step(struct sv_conn *c, unsigned step, const char *const *names)
+{
+	if (c->fe_step == step)
+		return;
+	if (names != NULL)
+		log_debug("conn %u: %s: %s -> %s", c->id, c->fe->name, names[c->fe_step],
+			names[step]);
+	c->fe_step = step;
+}
+
+/* see frontend.h */
+void *
+sv_conn_data(const struct sv_conn *c)
+{
+	return c->fe_data;
+}
+
+/* see frontend.h */
+void
+sv_conn_set_data(struct sv_conn *c, void *p)
+{
+	c->fe_data = p;
+}
+
+/* see frontend.h */
+unsigned
+sv_conn_id(const struct sv_conn *c)
+{
+	return c->id;
+}
+
+/* see frontend.h */
+const char *
+sv_conn_peer(const struct sv_conn *c)
+{
+	return c->peer;
+}
+
+/* see frontend.h */
+const char *
+sv_conn_target_text(const struct sv_conn *c)
+{
+	return c->target;
+}
+
+/* see frontend.h */
+bool
+sv_conn_is_closing(const struct sv_conn *c)
+{
+	return c->state == CONN_CLOSING;
+}
+
+/* see frontend.h */
+bool
+sv_ct_equal(const void *a, size_t alen, const void *b, size_t blen)
+{
+	uint8_t x[256] = { 0 }, y[256] = { 0 };
+	volatile uint8_t diff = 0;
+
+	if (alen > 255 || blen > 255)
+		return false;
+	memcpy(x, a, alen);
+	memcpy(y, b, blen);
+	for (size_t i = 0; i < sizeof x; i++)
+		diff |= (uint8_t)(x[i] ^ y[i]);
+	diff |= (uint8_t)(alen ^ blen);
+	explicit_bzero(x, sizeof x);
+	explicit_bzero(y, sizeof y);
+	return diff == 0;
+}
+
+/* see frontend.h */
+bool
+sv_conn_auth_required(const struct sv_conn *c)
+{
+	return c->cfg.user != NULL;
+}
+
+/* see frontend.h */
+bool
+sv_conn_auth_check(const struct sv_conn *c, const char *user, size_t ulen,
+	const char *pass, size_t plen)
+{
+	const char *u = c->cfg.user, *p = c->cfg.password;
+	bool ok;
+
+	if (u == NULL)
+		return true;
+	/* Both compared, always: the time does not say which one was wrong. */
+	ok = sv_ct_equal(user, ulen, u, strlen(u));
+	ok &= sv_ct_equal(pass, plen, p, strlen(p));
+	return ok;
 }

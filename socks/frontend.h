@@ -1,0 +1,129 @@
+/*
+ * The relay core as the front-ends see it.
+ *
+ * A front-end (SOCKS5, SOCKS4/4a, HTTP proxy, the one-port detector, later port
+ * forwards and stdio) speaks one local protocol: it parses the client's handshake, then
+ * hands a target (a name or an address, and a port) to the core with sv_conn_connect().
+ * The core resolves the name through the tunnel's DNS, connects through lwIP and calls
+ * the front-end's on_result, which answers in its own language (a SOCKS reply, "HTTP/1.1
+ * 200 Connection established", a 502 page). After a success reply the core relays bytes
+ * both ways with back-pressure and half-close (socks/conn.c); after a failure reply it
+ * closes once the reply is written.
+ *
+ * Everything runs on the loop thread. The core owns struct sv_conn; a front-end keeps
+ * per-connection state in one small integer (its handshake step, sv_conn_set_step) and,
+ * if it needs more, a pointer it allocates and frees in on_free (sv_conn_set_data).
+ *
+ * Handshake bytes: the core buffers what the client sent (up to ops->hs_max bytes) and
+ * calls on_data with a cursor over all unparsed bytes. on_data moves the cursor past what
+ * it used and returns 0 when it finished a message (the core calls it again with the
+ * rest, so pipelined messages parse in order), or SV_E_INCOMPLETE to wait for more bytes.
+ * Once it called sv_conn_connect, sv_conn_reply_and_close or sv_conn_close, the core stops
+ * calling it; bytes left in the buffer after a connect are sent to the target first when
+ * the relay starts (optimistic data). A front-end that only detects the protocol calls
+ * sv_conn_set_frontend and returns 0 without consuming anything; the new front-end then
+ * gets the same bytes.
+ */
+#ifndef SV_FRONTEND_H
+#define SV_FRONTEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/addr.h"
+#include "core/buf.h"
+
+struct sv_conn; /* one accepted client; opaque */
+
+struct sv_frontend_ops {
+	/* For logs: "socks5", "socks4", "http", ... */
+	const char *name;
+	/* Handshake buffer the front-end needs (its largest message); 0 = 640. */
+	size_t hs_max;
+	/* A client was accepted (or handed over by a detector); it may queue a banner, or
+	 * call sv_conn_connect at once (a port forward: on_data is then never called).
+	 * NULL: nothing. */
+	void (*on_accept)(struct sv_conn *c);
+	/* Handshake bytes; see above. Returns 0 or SV_E_INCOMPLETE (any other code also
+	 * stops the core calling it: use it after the conn was closed). */
+	int (*on_data)(struct sv_conn *c, struct sv_rd *in);
+	/* The connect started by sv_conn_connect finished. err 0: queue the success reply
+	 * (bnd/bport: the local address inside the tunnel, or NULL/0); the relay starts
+	 * right after. Otherwise err is -ECONNREFUSED, -EHOSTUNREACH, -ENETUNREACH,
+	 * -ETIMEDOUT, SV_E_NOTFOUND (no such name), ... and resolving says whether the name
+	 * lookup failed: queue the failure reply; the core closes once it is written. The
+	 * core has logged the failure. */
+	void (*on_result)(struct sv_conn *c, int err, bool resolving,
+		const struct sv_ip *bnd, uint16_t bport);
+	/* Relay, client -> target: how many of these n client bytes (borrowed) may go to
+	 * the target; the rest, and everything the client sends after it, is dropped (the
+	 * core reads on, to notice the client's EOF). Negative: close the connection.
+	 * Called for each chunk in order, never for sv_conn_send_first bytes. NULL: all.
+	 * The HTTP proxy uses it to forward exactly one request body. */
+	long (*up_filter)(struct sv_conn *c, const uint8_t *p, size_t n);
+	/* The conn is being freed: release what sv_conn_set_data holds. NULL: nothing. */
+	void (*on_free)(struct sv_conn *c);
+};
+
+/* What to connect to. host: a name or an address literal (NUL-terminated, borrowed for
+ * the call), or NULL to use ip. */
+struct sv_conn_target {
+	const char *host;
+	struct sv_ip ip;
+	uint16_t port;
+};
+
+/* The front-ends the listeners use (socks/fe_socks.c, socks/httpproxy.c). */
+extern const struct sv_frontend_ops sv_fe_socks;  /* SOCKS4, 4a or 5 by the first byte */
+extern const struct sv_frontend_ops sv_fe_socks4;
+extern const struct sv_frontend_ops sv_fe_socks5;
+extern const struct sv_frontend_ops sv_fe_mixed;  /* SOCKS4/5 or HTTP by the first byte */
+/* The HTTP proxy, or NULL while it is not built in. */
+extern const struct sv_frontend_ops *const sv_fe_http;
+
+/* Queues handshake reply bytes (at most 1024 queued at a time) and starts writing them.
+ * 0, or SV_E_CLOSED when the conn is closing (the bytes are dropped), SV_E_TOOBIG (our
+ * bug: the conn is closed). */
+int sv_conn_write(struct sv_conn *c, const void *p, size_t n);
+/* Resolve (if host is a name), connect, then on_result. Stops reading the client until
+ * the relay starts. A target text for logs is kept ("host:port", "[v6]:port"). */
+void sv_conn_connect(struct sv_conn *c, const struct sv_conn_target *t);
+/* Bytes to send to the target before anything else the client sends (an HTTP request
+ * head rewritten by the front-end). Copied. Call before or from on_result (success).
+ * 0 or SV_E_NOMEM. */
+int sv_conn_send_first(struct sv_conn *c, const void *p, size_t n);
+/* Close once the queued reply is written (bounded by a grace timer). */
+void sv_conn_reply_and_close(struct sv_conn *c);
+/* Close now. */
+void sv_conn_close(struct sv_conn *c);
+/* Hand the client to another front-end (a detector's choice); the handshake buffer
+ * keeps its bytes. 0, or SV_E_NOMEM (the conn is closed). */
+int sv_conn_set_frontend(struct sv_conn *c, const struct sv_frontend_ops *fe);
+
+/* The front-end's handshake step (starts at 0); sv_conn_set_step logs the change at
+ * debug with the given names (names[step], may be NULL). */
+unsigned sv_conn_step(const struct sv_conn *c);
+void sv_conn_set_step(struct sv_conn *c, unsigned step, const char *const *names);
+/* The front-end's own pointer (NULL at first); freed by the front-end in on_free. */
+void *sv_conn_data(const struct sv_conn *c);
+void sv_conn_set_data(struct sv_conn *c, void *p);
+
+/* For logs: "conn 12" is id 12; peer is "127.0.0.1:51234", "[::1]:5", "unix". */
+unsigned sv_conn_id(const struct sv_conn *c);
+const char *sv_conn_peer(const struct sv_conn *c);
+/* The target given to sv_conn_connect, for logs ("" before). */
+const char *sv_conn_target_text(const struct sv_conn *c);
+bool sv_conn_is_closing(const struct sv_conn *c);
+
+/* Credentials: does the listener require them, and do these match (compared in
+ * constant time; user and pass are borrowed, of the given lengths)? */
+bool sv_conn_auth_required(const struct sv_conn *c);
+bool sv_conn_auth_check(const struct sv_conn *c, const char *user, size_t ulen,
+	const char *pass, size_t plen);
+
+/* Constant-time equality of two byte strings of up to 255 bytes each (longer ones are
+ * never equal): the time depends on neither content nor where they differ. */
+bool sv_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
+
+#endif

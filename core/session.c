@@ -21,6 +21,7 @@
  * (signature+hello, login+welcome) must finish within HANDSHAKE_MS of its
  * start.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -76,6 +77,8 @@ struct sv_session {
 	bool have_key;
 	bool attach;
 	bool compress;         /* asked for use_compress */
+	bool half;             /* asked for half_connection */
+	unsigned direction;    /* spec 11.5: 0 both, 1 server->client, 2 client->server */
 	unsigned max_connection;
 	uint64_t bad_frames;   /* compressed frames that did not inflate */
 	char server_product[128]; /* from the hello */
@@ -298,6 +301,7 @@ sv_session_new(const struct sv_session_config *cfg,
 	memcpy(s->password_hash, cfg->password_hash, sizeof s->password_hash);
 	memcpy(s->unique_id, cfg->unique_id, sizeof s->unique_id);
 	s->compress = cfg->compress;
+	s->half = cfg->half_connection;
 	s->max_connection = cfg->max_connection < 1 ? 1
 	                    : cfg->max_connection > 32 ? 32 : cfg->max_connection;
 	if (cfg->attach_key != NULL && cfg->attach_welcome != NULL) {
@@ -332,6 +336,13 @@ sv_session_key(const struct sv_session *s, uint8_t key[20])
 		return false;
 	memcpy(key, s->session_key, sizeof s->session_key);
 	return true;
+}
+
+/* see session.h */
+unsigned
+sv_session_direction(const struct sv_session *s)
+{
+	return s->direction;
 }
 
 /* see session.h */
@@ -458,7 +469,7 @@ build_login(struct sv_pack *pk, const struct sv_session *s)
 	    (r = add_auth(pk, s)) != 0 ||
 	    (r = sv_pack_add_int(pk, "use_encrypt", 1)) != 0 ||
 	    (r = sv_pack_add_int(pk, "use_compress", s->compress ? 1 : 0)) != 0 ||
-	    (r = sv_pack_add_int(pk, "half_connection", 0)) != 0 ||
+	    (r = sv_pack_add_int(pk, "half_connection", s->half ? 1 : 0)) != 0 ||
 	    (r = sv_pack_add_bool(pk, "qos", false)) != 0 ||
 	    (r = sv_pack_add_int(pk, "max_connection", s->max_connection)) != 0 ||
 	    (r = sv_pack_add_int(pk, "protocol", 0)) != 0)
@@ -615,6 +626,7 @@ parse_welcome(struct sv_session *s, const struct sv_pack *pk)
 	w->vlan_id = get_int_or(pk, "vlan_id", 0);
 	w->use_encrypt = get_int_or(pk, "use_encrypt", 1) != 0;
 	w->use_compress = get_int_or(pk, "use_compress", 0) != 0;
+	w->half_connection = s->half && get_int_or(pk, "half_connection", 0) != 0;
 	w->policy_max_upload = get_int_or(pk, "policy:MaxUpload", 0);
 	w->policy_max_download = get_int_or(pk, "policy:MaxDownload", 0);
 	w->policy_auto_disconnect = get_int_or(pk, "policy:AutoDisconnect", 0);
@@ -642,15 +654,19 @@ on_welcome(struct sv_session *s, const struct sv_pack *pk, uint64_t now)
 	if (refused(s, pk))
 		return;
 	if (s->attach) {
-		/* spec 11.5: we never ask for half-duplex, so only direction 0 works */
-		if (get_int_or(pk, "direction", 0) != 0) {
-			log_warn("re-attach: the server made the connection one-way");
+		/* spec 11.5: one-way connections only in a half-duplex session */
+		s->direction = get_int_or(pk, "direction", 0);
+		if (s->direction > 2 || (s->direction != 0 && !s->welcome.half_connection)) {
+			log_warn("re-attach: the server made the connection one-way (%u)",
+			         s->direction);
 			sv_session_fail(s, SV_E_PROTO);
 			return;
 		}
 	} else if ((r = parse_welcome(s, pk)) != 0) {
 		sv_session_fail(s, r);
 		return;
+	} else if (s->welcome.half_connection) {
+		s->direction = 2; /* the login connection sends (spec 11.5) */
 	}
 	uint32_t t = s->welcome.timeout_ms;
 	s->ka_ms = t / 4 < KEEPALIVE_MAX_MS ? t / 4 : KEEPALIVE_MAX_MS;
@@ -661,8 +677,9 @@ on_welcome(struct sv_session *s, const struct sv_pack *pk, uint64_t now)
 		s->dead_ms = t;
 	s->last_recv = now;
 	set_state(s, SV_SESSION_ESTABLISHED);
-	/* Spec 11.2: a keep-alive right when the data phase starts. */
-	queue_keepalive(s, now);
+	/* Spec 11.2: a keep-alive right when the data phase starts (where we send). */
+	if (s->direction != 1)
+		queue_keepalive(s, now);
 	log_info("%s %s (%s), timeout %u ms, max_connection %u",
 	         s->attach ? "re-attached to" : "established",
 	         s->welcome.session_name, s->welcome.connection_name, t,
@@ -873,6 +890,8 @@ sv_session_send_frame(struct sv_session *s, const void *frame, size_t len)
 {
 	if (s->err != 0 || s->state != SV_SESSION_ESTABLISHED)
 		return SV_E_CLOSED;
+	if (s->direction == 1) /* server->client only (spec 11.5) */
+		return SV_E_INVAL;
 	if (s->welcome.use_compress) {
 		uint8_t z[SV_FRAME_MAX_INFLATED + 64]; /* > compressBound(1600) */
 		uLongf n = sizeof z;
@@ -916,15 +935,18 @@ sv_session_tick(struct sv_session *s, uint64_t now_ms, uint64_t *next_ms)
 		*next_ms = s->step_start + HANDSHAKE_MS;
 		return 0;
 	}
-	if (elapsed(now_ms, s->last_recv) >= s->dead_ms) {
+	/* spec 11.5: the receive timeout applies only where we receive, keep-alives go
+	 * only where we send */
+	bool receives = s->direction != 2, sends = s->direction != 1;
+	if (receives && elapsed(now_ms, s->last_recv) >= s->dead_ms) {
 		log_warn("nothing received for %u ms", s->dead_ms);
 		sv_session_fail(s, SV_E_TIMEOUT);
 		return s->err;
 	}
-	if (elapsed(now_ms, s->last_send) >= s->ka_ms)
+	if (sends && elapsed(now_ms, s->last_send) >= s->ka_ms)
 		queue_keepalive(s, now_ms);
-	uint64_t dead = s->last_recv + s->dead_ms;
-	uint64_t ka = s->last_send + s->ka_ms;
+	uint64_t dead = receives ? s->last_recv + s->dead_ms : UINT64_MAX;
+	uint64_t ka = sends ? s->last_send + s->ka_ms : now_ms + IDLE_TICK_MS;
 	*next_ms = dead < ka ? dead : ka;
 	return 0;
 }

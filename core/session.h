@@ -75,6 +75,8 @@ struct sv_session_config {
 	bool compress;
 	/* TCP connections to ask for (login `max_connection`, 1..32; 0 means 1). */
 	unsigned max_connection;
+	/* Ask for half-duplex connections (spec 11.5): each carries one direction. */
+	bool half_connection;
 };
 
 /* What the welcome PACK granted, for logs and policy. */
@@ -86,6 +88,7 @@ struct sv_welcome {
 	uint32_t vlan_id;
 	bool use_encrypt;
 	bool use_compress;
+	bool half_connection; /* half-duplex granted: connections are one-way */
 	uint32_t policy_max_upload, policy_max_download; /* bit/s, 0 = none */
 	uint32_t policy_auto_disconnect;                  /* s, 0 = none */
 	char msg[512];           /* hub message, may be empty */
@@ -127,6 +130,10 @@ int sv_session_tick(struct sv_session *s, uint64_t now_ms, uint64_t *next_ms);
 
 /* The session key from the welcome (for a later re-attach); false before it. */
 bool sv_session_key(const struct sv_session *s, uint8_t key[20]);
+/* Spec 11.5: 0 both ways, 1 server->client only, 2 client->server only (half-duplex
+ * sessions). Frames may be sent only when it is not 1. */
+unsigned sv_session_direction(const struct sv_session *s);
+
 /* The server's product string, version and build from its hello ("" before it). */
 const char *sv_session_server_product(const struct sv_session *s, uint32_t *version,
 	uint32_t *build);

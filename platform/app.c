@@ -502,15 +502,18 @@ stack_output(void *arg, const uint8_t *frame, size_t len)
 		return; /* no session: the frame is lost, as on an unplugged cable */
 	/* spec 11.5: any connection of the session carries any frame; take the one with
 	 * the least waiting to be sent */
-	size_t best = backlog(t);
+	size_t best = sv_session_direction(t->sess) == 1 ? SIZE_MAX : backlog(t);
 	for (unsigned i = 0; i < a->n_extra; i++) {
 		struct tun *x = a->extra[i];
 		size_t b;
-		if (x->state == TUN_ESTABLISHED && (b = backlog(x)) < best) {
+		if (x->state == TUN_ESTABLISHED && sv_session_direction(x->sess) != 1 &&
+			(b = backlog(x)) < best) {
 			best = b;
 			t = x;
 		}
 	}
+	if (best == SIZE_MAX)
+		return; /* no connection may send now (half-duplex, senders reconnecting) */
 	int r = sv_session_send_frame(t->sess, frame, len);
 	if (r != 0) {
 		log_trace("frame of %zu bytes dropped: %s", len, sv_strerror(r));
@@ -1169,6 +1172,7 @@ tun_start_login(struct tun *t)
 	};
 	sc.compress = p->compress;
 	sc.max_connection = p->max_tcp;
+	sc.half_connection = p->half_duplex;
 	sv_session_set_random(session_random);
 	t->sess = sv_session_new(&sc, &ops, t);
 	explicit_bzero(sc.password_hash, sizeof sc.password_hash);

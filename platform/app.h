@@ -51,6 +51,8 @@ struct sv_app_params {
 	/* TCP connections per session (--max-tcp, 1..32; 0 = 1): the login asks for this
 	 * many, the others join with the session key (spec 12). */
 	unsigned max_tcp;
+	/* --half-duplex: one-way connections (spec 11.5); needs max_tcp >= 2. */
+	bool half_duplex;
 };
 
 /* Runs until a signal or a fatal error; returns an enum sv_exit value. */

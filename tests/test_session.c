@@ -1089,11 +1089,85 @@ compression_granted_without_asking_is_a_protocol_error(void **state)
 	assert_int_equal(server_to_client(h, T0 + 20), SV_E_PROTO);
 }
 
+/* Spec 11.5: in a half-duplex session the login connection only sends: no receive
+ * timeout on it; a joined connection with direction 1 only receives. */
+static void
+half_duplex_connections_are_one_way(void **state)
+{
+	struct harness *h = *state;
+	struct sv_pack pk;
+	uint8_t key[20] = { 0 };
+	uint64_t next;
+
+	h->cfg.half_connection = true;
+	h->cfg.max_connection = 2;
+	new_session(h);
+	run_to_welcome(h);
+	expect_int(&h->fs.last_pack, "half_connection", 1);
+	expect_int(&h->fs.last_pack, "max_connection", 2);
+	sv_pack_init(&pk);
+	assert_int_equal(sv_pack_add_str(&pk, "session_name", "SID-ALICE-8"), 0);
+	assert_int_equal(sv_pack_add_data(&pk, "session_key", key, sizeof key), 0);
+	assert_int_equal(sv_pack_add_int(&pk, "use_encrypt", 1), 0);
+	assert_int_equal(sv_pack_add_int(&pk, "half_connection", 1), 0);
+	assert_int_equal(sv_pack_add_int(&pk, "max_connection", 2), 0);
+	assert_int_equal(sv_pack_add_int(&pk, "timeout", 20000), 0);
+	assert_int_equal(fake_server_reply_pack(&h->reply, &pk), 0);
+	sv_pack_cleanup(&pk);
+	assert_int_equal(server_to_client(h, T0 + 20), 0);
+	assert_int_equal(sv_session_direction(h->s), 2);
+	assert_true(h->welcome.half_connection);
+	/* a minute of silence is fine on a connection we never receive on */
+	assert_int_equal(sv_session_tick(h->s, T0 + 60000, &next), 0);
+	uint8_t f[60] = { 0 };
+	assert_int_equal(sv_session_send_frame(h->s, f, sizeof f), 0);
+
+	/* the second connection joins and is made receive-only */
+	struct sv_welcome w = h->welcome;
+	sv_session_free(h->s);
+	fake_server_cleanup(&h->fs);
+	fake_server_init(&h->fs);
+	h->cfg.attach_key = key;
+	h->cfg.attach_welcome = &w;
+	new_session(h);
+	run_to_welcome(h);
+	sv_pack_init(&pk);
+	assert_int_equal(sv_pack_add_int(&pk, "error", 0), 0);
+	assert_int_equal(sv_pack_add_int(&pk, "direction", 1), 0);
+	assert_int_equal(fake_server_reply_pack(&h->reply, &pk), 0);
+	sv_pack_cleanup(&pk);
+	assert_int_equal(server_to_client(h, T0 + 70000), 0);
+	assert_int_equal(sv_session_direction(h->s), 1);
+	assert_int_equal(sv_session_send_frame(h->s, f, sizeof f), SV_E_INVAL);
+	assert_int_equal(sv_session_tick(h->s, T0 + 70000 + 20000, &next), SV_E_TIMEOUT);
+}
+
+static void
+one_way_connection_in_a_full_duplex_session_is_refused(void **state)
+{
+	struct harness *h = *state;
+	uint8_t key[20] = { 1 };
+	struct sv_welcome w = { .timeout_ms = 20000 };
+	struct sv_pack pk;
+
+	h->cfg.attach_key = key;
+	h->cfg.attach_welcome = &w;
+	new_session(h);
+	run_to_welcome(h);
+	sv_pack_init(&pk);
+	assert_int_equal(sv_pack_add_int(&pk, "direction", 1), 0);
+	assert_int_equal(fake_server_reply_pack(&h->reply, &pk), 0);
+	sv_pack_cleanup(&pk);
+	assert_int_equal(server_to_client(h, T0 + 20), SV_E_PROTO);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    T(signature_request_goes_out_first),
+	    T(half_duplex_connections_are_one_way),
+	    T(one_way_connection_in_a_full_duplex_session_is_refused),
 	    T(compressed_frames_are_deflated_and_inflated),
 	    T(compression_granted_without_asking_is_a_protocol_error),
 	    T(reattach_sends_the_session_key_and_no_credentials),

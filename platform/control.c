@@ -4,7 +4,11 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include "core/err.h"
 #include "core/log.h"
@@ -105,6 +109,9 @@ answer(struct req *r)
 	if (strcmp(path, "/status") == 0 &&
 		(n = sv_status_json(&st, body, sizeof body)) >= 0)
 		respond(r, "200 OK", "application/json", body, n);
+	else if (strcmp(path, "/status.txt") == 0 &&
+		(n = sv_status_text(&st, body, sizeof body)) >= 0)
+		respond(r, "200 OK", "text/plain; charset=utf-8", body, n);
 	else if (strcmp(path, "/metrics") == 0 &&
 		(n = sv_status_metrics(&st, body, sizeof body)) >= 0)
 		respond(r, "200 OK", "text/plain; version=0.0.4", body, n);
@@ -114,7 +121,7 @@ answer(struct req *r)
 		respond(r, "503 Service Unavailable", "text/plain", "not established\n", 16);
 	else
 		respond(r, "404 Not Found", "text/plain",
-			"try /status, /metrics or /healthz\n", 34);
+			"try /status, /status.txt, /metrics or /healthz\n", 46);
 }
 
 static void
@@ -229,4 +236,60 @@ sv_control_close(void)
 		C.listening = false;
 		uv_close((uv_handle_t *)&C.listener, NULL);
 	}
+}
+
+/* see control.h */
+int
+sv_control_fetch_status(const char *addr, FILE *out, char *err, size_t errcap)
+{
+	char *host = NULL, tmp[300];
+	uint16_t port = 0;
+	if (strchr(addr, ':') == NULL) {
+		snprintf(tmp, sizeof tmp, "127.0.0.1:%s", addr);
+		addr = tmp;
+	}
+	struct sockaddr_storage ss;
+	if (sv_config_parse_hostport(addr, 0, &host, &port) != 0 || port == 0 ||
+		(uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) != 0 &&
+			uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) != 0)) {
+		free(host);
+		snprintf(err, errcap, "--control '%s': expected [ADDR:]PORT of a running "
+			"sevpn-proxy's control listener", addr);
+		return SV_E_INVAL;
+	}
+	free(host);
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct timeval tv = { .tv_sec = 5 };
+	if (fd < 0) {
+		snprintf(err, errcap, "socket: %s", strerror(errno));
+		return -errno;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	socklen_t len = ss.ss_family == AF_INET ? sizeof(struct sockaddr_in)
+						 : sizeof(struct sockaddr_in6);
+	static const char req[] = "GET /status.txt HTTP/1.0\r\n\r\n";
+	if (connect(fd, (struct sockaddr *)&ss, len) != 0 ||
+		write(fd, req, sizeof req - 1) != (ssize_t)(sizeof req - 1)) {
+		int e = errno;
+		close(fd);
+		snprintf(err, errcap, "cannot reach the control listener %s: %s; is sevpn-proxy "
+			"running with --control %s?", addr, strerror(e), addr);
+		return -e;
+	}
+	char buf[RESP_MAX + 512];
+	size_t n = 0;
+	ssize_t r;
+	while (n < sizeof buf - 1 && (r = read(fd, buf + n, sizeof buf - 1 - n)) > 0)
+		n += (size_t)r;
+	close(fd);
+	buf[n] = '\0';
+	char *body = strstr(buf, "\r\n\r\n");
+	if (strncmp(buf, "HTTP/1.0 200", 12) != 0 || body == NULL) {
+		snprintf(err, errcap, "the control listener %s did not answer with a status",
+			addr);
+		return SV_E_PROTO;
+	}
+	fputs(body + 4, out);
+	return 0;
 }

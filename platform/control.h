@@ -1,6 +1,6 @@
 /*
  * The control listener: a small HTTP/1.0 server on loopback that answers
- *   GET /status   JSON snapshot (platform/status.h)
+ *   GET /status   JSON snapshot (platform/status.h); /status.txt for a person
  *   GET /metrics  Prometheus text format
  *   GET /healthz  200 "ok" while a session is established, else 503
  * Each request gets one response and the connection is closed. Requests are bounded
@@ -10,6 +10,7 @@
 #define SV_CONTROL_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <uv.h>
 
 #include "platform/status.h"
@@ -23,5 +24,10 @@ int sv_control_listen(uv_loop_t *loop, const char *addr, sv_control_status_fn *f
 	void *arg, char *bound, size_t bound_cap);
 /* Stops the listener and closes open requests. */
 void sv_control_close(void);
+
+/* `sevpn-proxy status --control ADDR`: fetches ADDR/status.txt from a running instance
+ * and writes it to out (blocking, 5 s at most). 0, or -errno / SV_E_* with a sentence
+ * in err. */
+int sv_control_fetch_status(const char *addr, FILE *out, char *err, size_t errcap);
 
 #endif

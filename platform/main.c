@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "core/session.h"
 #include "platform/app.h"
+#include "platform/control.h"
 #include "platform/config.h"
 #include "platform/os.h"
 
@@ -196,6 +197,34 @@ prepare_identity(const struct sv_config *cfg, struct sv_app_params *p)
 	return 0;
 }
 
+/* `sevpn-proxy status [--control [ADDR:]PORT]`: a running instance's status screen. */
+static int
+status_command(int argc, char **argv)
+{
+	const char *addr = getenv("SEVPN_CONTROL");
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--control") == 0 && i + 1 < argc)
+			addr = argv[++i];
+		else if (strncmp(argv[i], "--control=", 10) == 0)
+			addr = argv[i] + 10;
+		else {
+			fprintf(stderr, "usage: sevpn-proxy status [--control [ADDR:]PORT]\n");
+			return SV_EXIT_REFUSED;
+		}
+	}
+	if (addr == NULL) {
+		fprintf(stderr, "sevpn-proxy status: say where the instance listens: "
+			"--control [ADDR:]PORT (as given to it), or $SEVPN_CONTROL\n");
+		return SV_EXIT_REFUSED;
+	}
+	char err[512];
+	if (sv_control_fetch_status(addr, stdout, err, sizeof err) != 0) {
+		fprintf(stderr, "sevpn-proxy status: %s\n", err);
+		return SV_EXIT_FAILURE;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -205,6 +234,8 @@ main(int argc, char **argv)
 	/* A proxy client that goes away while we write to it must cost one connection
 	 * (EPIPE), not the process. */
 	signal(SIGPIPE, SIG_IGN);
+	if (argc >= 2 && strcmp(argv[1], "status") == 0)
+		return status_command(argc, argv);
 	sv_config_init(&cfg);
 	if (sv_config_parse(&cfg, argc, argv, err, sizeof err) != 0) {
 		fprintf(stderr, "sevpn-proxy: %s\n", err);

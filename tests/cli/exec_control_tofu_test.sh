@@ -79,6 +79,7 @@ curl -sS --max-time 10 "http://intranet.test:$HTTP_PORT/hello.txt" >"$W/got.txt"
 curl -sS --max-time 5 "http://127.0.0.1:$CTL/status" >"$W/status.json"
 curl -sS --max-time 5 "http://127.0.0.1:$CTL/metrics" >"$W/metrics.txt"
 curl -sS --max-time 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$CTL/healthz" >"$W/healthz"
+"$PROXY" status --control "127.0.0.1:$CTL" >"$W/status.txt"
 exit "\${1:-0}"
 CMD
 chmod +x "$W/cmd.sh"
@@ -98,7 +99,9 @@ grep -q "\"server_cert_sha256\":\"$FP\"" "$W/status.json" || fail "status lacks 
 grep -q '"session_name":"SID-ALICE-' "$W/status.json" || fail "status lacks the session name"
 grep -q '^sevpn_up 1$' "$W/metrics.txt" || fail "metrics: sevpn_up is not 1"
 [ "$(cat "$W/healthz")" = 200 ] || fail "healthz answered $(cat "$W/healthz")"
-log "exec mode ok: command ran through the proxy, ready file, /status, /metrics, /healthz"
+grep -q '^State: *established$' "$W/status.txt" || fail "sevpn-proxy status: $(cat "$W/status.txt")"
+grep -q '^Address: *10\.77\.0\.1[0-9][0-9]/24' "$W/status.txt" || fail "status screen lacks the address"
+log "exec mode ok: command ran through the proxy, ready file, /status, /metrics, /healthz, sevpn-proxy status"
 
 rc=0
 SEVPN_PASSWORD=$PASS timeout 60 "$PROXY" "${common[@]}" --pin "$FP" --socks "127.0.0.1:$(free_port)" \

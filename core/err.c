@@ -109,7 +109,7 @@ static const struct err_info err_table[] = {
       "the server refused an additional connection for this session type"),
     T(15, TOO_MANY_CONNECTION,
       "the server refused an additional TCP connection (too many connections "
-      "for this session); lower --max-connections"),
+      "for this session); lower --max-tcp"),
     T(16, HUB_IS_BUSY,
       "the hub or server has reached its session limit; retry later"),
     T(17, PROXY_CONNECT_FAILED,

@@ -54,6 +54,7 @@
 #define INITIAL_ATTEMPTS 3         /* before any session was ever established */
 #define REATTACH_HOLD_MS 2000
 #define PRODUCTIVE_BYTES (1u << 20) /* a session that carried this much has worked */
+#define LEASE_WARN_MS 20000
 #define PROXY_READ_BUF 4096
 #define MAX_TCP 32
 #define EXTRA_RETRY_MS 1000 /* the official AdditionalConnectionInterval */
@@ -143,6 +144,7 @@ struct app {
 	bool ready, stopping;
 	uint64_t shutdown_deadline;
 	uint64_t auto_disconnect_at; /* the hub's AutoDisconnect policy, 0 = none */
+	uint64_t lease_warn_at;      /* say so if DHCP has not bound by then */
 	/* for the status screen */
 	uint64_t started_at, first_session_at, session_at; /* Unix seconds */
 	unsigned sessions, reconnects;
@@ -478,10 +480,12 @@ on_established(void *arg, const struct sv_welcome *w)
 	if (w->policy_max_download || w->policy_max_upload)
 		log_info("session: the hub limits this user to %u kbit/s down, %u kbit/s up",
 			w->policy_max_download / 1000, w->policy_max_upload / 1000);
-	if (a->ever_established)
+	if (a->ever_established) {
 		sv_stack_renew(); /* same MAC: DHCP confirms the lease, TCP connections live on */
-	else
+	} else {
 		sv_stack_start();
+		a->lease_warn_at = sv_now_ms() + LEASE_WARN_MS;
+	}
 	a->ever_established = true;
 }
 
@@ -1030,6 +1034,7 @@ arm_timer(struct app *a)
 	earliest(&next, a->retry_at);
 	earliest(&next, a->shutdown_deadline);
 	earliest(&next, a->auto_disconnect_at);
+	earliest(&next, a->lease_warn_at);
 	earliest(&next, a->extra_at);
 	for (unsigned i = 0; i < a->n_extra; i++)
 		if (a->extra[i]->state >= TUN_LOGIN && a->extra[i]->state <= TUN_ESTABLISHED)
@@ -1065,6 +1070,13 @@ on_timer(uv_timer_t *timer)
 		log_debug("shutdown: the server did not take the close in time");
 		finish(a, a->exit_code);
 		return;
+	}
+	if (a->lease_warn_at && now >= a->lease_warn_at) {
+		a->lease_warn_at = 0;
+		if (!a->ready)
+			log_warn("no DHCP lease %u s after the session came up: the hub's network "
+				"may have no DHCP server (SecureNAT off, no local bridge, or a "
+				"DHCP filter policy); still trying", LEASE_WARN_MS / 1000);
 	}
 	if (a->auto_disconnect_at && now >= a->auto_disconnect_at && !a->stopping) {
 		a->auto_disconnect_at = 0;

@@ -102,6 +102,10 @@
 #define DNS_TABLE_SIZE 128
 #define DNS_MAX_REQUESTS DNS_TABLE_SIZE
 #define DNS_MAX_NAME_LENGTH 256
+/* Sends per server before the next one is asked: at 0, 1 and 2 s, so a dead first
+ * server costs 4 s (the default 4 costs 7 s). An error answer (SERVFAIL, REFUSED,
+ * NXDOMAIN) moves to the next server at once. */
+#define DNS_MAX_RETRIES 3
 #define LWIP_DNS_SUPPORT_MDNS_QUERIES 0
 #define DNS_LOCAL_HOSTLIST 0
 /* UDP sockets for SOCKS5 UDP ASSOCIATE and udp forwards (netstack/udpconn.c) come from
@@ -151,6 +155,13 @@
 /* RFC 6528 initial sequence numbers: keyed hash of the 4-tuple plus a 4 us clock. */
 #define LWIP_HOOK_TCP_ISN(local_ip, local_port, remote_ip, remote_port) \
 	sv_lwip_tcp_isn((local_ip), (local_port), (remote_ip), (remote_port))
+/* DHCP options lwIP ignores: domain (15), search list (119), MTU (26); see stack.c. */
+#define LWIP_HOOK_DHCP_APPEND_OPTIONS(netif, dhcp, state, msg, msg_type, options_len_ptr) \
+	sv_lwip_dhcp_append((netif), (dhcp), (state), (msg), (msg_type), (options_len_ptr))
+#define LWIP_HOOK_DHCP_PARSE_OPTION(netif, dhcp, state, msg, msg_type, option, len, pbuf, \
+	offset) \
+	sv_lwip_dhcp_parse((netif), (dhcp), (state), (msg), (msg_type), (option), (len), \
+		(pbuf), (offset))
 /* LWIP_RAND() is defined in arch/cc.h (sv_lwip_rand, seeded from OS entropy). */
 
 /* --- debugging ---------------------------------------------------------------------- */

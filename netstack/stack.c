@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "lwip/dhcp.h"
+#include "lwip/prot/dhcp.h"
 #include "lwip/dhcp6.h"
 #include "lwip/dns.h"
 #include "lwip/etharp.h"
@@ -44,6 +45,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "netstack/ackmerge.h"
+#include "netstack/dns_msg.h"
 #include "netstack/internal.h"
 #include "netstack/stack.h"
 #include "platform/platform.h"
@@ -68,6 +70,15 @@ static struct {
 	uint64_t rand_key[2], isn_key[2], rand_ctr;
 	/* pure ACKs held until the end of the turn (sv_stack_flush) */
 	struct sv_ackq txq;
+	/* DHCP options lwIP ignores, from the last ACK that carried any (dhcp_opts) */
+	struct {
+		const void *msg; /* the message being parsed, with its xid: a new one resets */
+		uint32_t xid;
+		char domain[SV_DNS_NAME_MAX];
+		uint8_t search_raw[1024]; /* option 119, concatenated (RFC 3396) */
+		size_t search_len;
+		unsigned mtu;
+	} dopt;
 } S;
 
 NETIF_DECLARE_EXT_CALLBACK(ext_cb_slot)
@@ -182,6 +193,105 @@ sv_lwip_tcp_isn(const ip_addr_t *local_ip, u16_t local_port, const ip_addr_t *re
 	buf[37] = (uint8_t)remote_port;
 	uint32_t m = (uint32_t)(sv_now_ms() * 250u); /* 4 us ticks */
 	return m + (uint32_t)siphash(S.isn_key, buf, sizeof buf);
+}
+
+/* --- DHCP options lwIP ignores ------------------------------------------------------ */
+
+/*
+ * lwIP 2.1.3 neither requests nor parses the domain name (15), the search list (119,
+ * RFC 3397) or the interface MTU (26). The append hook adds them to the parameter
+ * request list lwIP has already written; the parse hook sees every option lwIP does not
+ * handle itself and keeps these three from ACKs. An ACK is recognised by its msg pointer
+ * and xid: the first of our options in a new ACK clears what the previous one left.
+ * Known limit: an ACK that carries none of them keeps the previous values.
+ */
+_Static_assert(SV_STACK_NAME_MAX == SV_DNS_NAME_MAX, "lease names are dns_msg.h names");
+
+static const uint8_t extra_params[] = { DHCP_OPTION_MTU, 15, 119 };
+
+/* LWIP_HOOK_DHCP_APPEND_OPTIONS; see arch/sv_hooks.h */
+void
+sv_lwip_dhcp_append(struct netif *netif, struct dhcp *dhcp, u8_t state,
+	struct dhcp_msg *msg, u8_t msg_type, u16_t *options_len)
+{
+	uint8_t *o = msg->options;
+	size_t len = *options_len, i = 0, add = sizeof extra_params;
+
+	(void)netif;
+	(void)dhcp;
+	(void)state;
+	if (msg_type != DHCP_DISCOVER && msg_type != DHCP_REQUEST && msg_type != DHCP_INFORM)
+		return;
+	/* room for ours and the END option dhcp_option_trailer() writes */
+	if (len + add + 1 > DHCP_OPTIONS_LEN)
+		return;
+	while (i < len && o[i] != DHCP_OPTION_PARAMETER_REQUEST_LIST) {
+		if (o[i] == DHCP_OPTION_PAD)
+			i++;
+		else if (i + 1 < len)
+			i += 2 + (size_t)o[i + 1];
+		else
+			return;
+	}
+	if (i + 1 >= len || i + 2 + (size_t)o[i + 1] > len || o[i + 1] + add > 255)
+		return;
+	size_t end = i + 2 + o[i + 1];
+	memmove(o + end + add, o + end, len - end);
+	memcpy(o + end, extra_params, add);
+	o[i + 1] = (uint8_t)(o[i + 1] + add);
+	*options_len = (u16_t)(len + add);
+}
+
+/* LWIP_HOOK_DHCP_PARSE_OPTION; see arch/sv_hooks.h */
+void
+sv_lwip_dhcp_parse(struct netif *netif, struct dhcp *dhcp, u8_t state,
+	struct dhcp_msg *msg, u8_t msg_type, u8_t option, u8_t len, struct pbuf *p,
+	u16_t offset)
+{
+	uint8_t v[255];
+
+	(void)dhcp;
+	(void)state;
+	if (msg_type != DHCP_ACK ||
+		(option != DHCP_OPTION_MTU && option != 15 && option != 119))
+		return;
+	if (pbuf_copy_partial(p, v, len, offset) != len)
+		return;
+	if (S.dopt.msg != msg || S.dopt.xid != msg->xid) {
+		S.dopt.msg = msg;
+		S.dopt.xid = msg->xid;
+		S.dopt.domain[0] = '\0';
+		S.dopt.search_len = 0;
+		S.dopt.mtu = 0;
+	}
+	if (option == 15) {
+		if (!sv_dns_decode_domain(v, len, S.dopt.domain))
+			log_debug("dhcp: ignoring malformed domain name option");
+	} else if (option == 119) {
+		if (S.dopt.search_len + len <= sizeof S.dopt.search_raw) {
+			memcpy(S.dopt.search_raw + S.dopt.search_len, v, len);
+			S.dopt.search_len += len;
+		}
+	} else if (len == 2) {
+		unsigned mtu = (unsigned)v[0] << 8 | v[1];
+		/* RFC 2132 section 5.1: at least 68; we keep IPv4's 576 and our 1500 frame */
+		if (mtu >= 576 && mtu <= 1500) {
+			S.dopt.mtu = mtu;
+			if (netif != NULL && netif->mtu != mtu) {
+				log_info("dhcp: interface MTU %u", mtu);
+				netif->mtu = (u16_t)mtu;
+			}
+		}
+	}
+}
+
+static void
+lease_add_dhcp_options(struct sv_lease *l)
+{
+	memcpy(l->domain, S.dopt.domain, sizeof l->domain);
+	l->n_search = sv_dns_decode_search(S.dopt.search_raw, S.dopt.search_len, l->search,
+		SV_STACK_MAX_SEARCH);
+	l->mtu = S.dopt.mtu;
 }
 
 /* --- diagnostics -------------------------------------------------------------------- */
@@ -315,6 +425,7 @@ build_lease(struct sv_lease *l)
 		sv_ip_from_lwip(&n->ip_addr, &l->ip);
 		l->prefix_len = prefix_len(netif_ip4_netmask(n));
 		sv_ip_from_lwip(&n->gw, &l->gw);
+		lease_add_dhcp_options(l);
 	}
 	for (u8_t i = 0; i < DNS_MAX_SERVERS && l->n_dns < SV_STACK_MAX_DNS; i++) {
 		const ip_addr_t *d = dns_getserver(i);
@@ -351,6 +462,10 @@ log_lease(const struct sv_lease *l)
 		log_info("dhcp: %s/%u gw %s dns %s", sv_ip_format(&l->ip, a, sizeof a),
 			l->prefix_len, sv_ip_format(&l->gw, g, sizeof g),
 			l->n_dns ? sv_ip_format(&l->dns[0], d, sizeof d) : "none");
+	if (l->ip.family == 4 && (l->domain[0] != '\0' || l->n_search > 0))
+		log_info("dhcp: domain %s, search %s%s%s", l->domain[0] ? l->domain : "none",
+			l->n_search ? l->search[0] : "none", l->n_search > 1 ? " ..." : "",
+			l->n_search > 1 ? l->search[l->n_search - 1] : "");
 	for (unsigned i = 0; i < l->n_ip6; i++)
 		log_info("ipv6: %s", sv_ip_format(&l->ip6[i], a, sizeof a));
 }

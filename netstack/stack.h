@@ -21,6 +21,8 @@
 #include "core/addr.h"
 
 #define SV_STACK_MAX_DNS 4
+#define SV_STACK_MAX_SEARCH 4
+#define SV_STACK_NAME_MAX 256 /* a DNS name in dotted form, with its NUL */
 
 struct sv_lease {
 	struct sv_ip ip;      /* IPv4 address */
@@ -30,6 +32,14 @@ struct sv_lease {
 	unsigned n_dns;
 	struct sv_ip ip6[3];  /* IPv6 addresses in PREFERRED state (link-local first) */
 	unsigned n_ip6;
+	/* From the DHCP ACK (requested by us; lwIP itself ignores them): option 15, the
+	 * domain name; option 119 (RFC 3397), the search list, first SV_STACK_MAX_SEARCH
+	 * names; option 26, the interface MTU (0: not given; applied to the netif when
+	 * 576..1500). Names are dotted, without a trailing dot, "" when absent. */
+	char domain[SV_STACK_NAME_MAX];
+	char search[SV_STACK_MAX_SEARCH][SV_STACK_NAME_MAX];
+	unsigned n_search;
+	unsigned mtu;
 };
 
 struct sv_stack_ops {

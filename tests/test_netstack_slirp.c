@@ -8,12 +8,15 @@
  *
  * The tests share one stack (lwIP can be initialised once per process) and run in order:
  * before the lease, lease, bulk transfer both ways with half-close, the remote closing
- * first, refused connect, resolve; then UDP (udpconn.h: echo through slirp's NAT, a slirp
+ * first, refused connect, resolve (the harness answers DNS itself from a small table and
+ * can play a silent server; slirp's DHCP hands out a domain and a search list: search
+ * expansion, AAAA, NXDOMAIN, TTL cache, failover); then UDP (udpconn.h: echo through slirp's NAT, a slirp
  * UDP port forward into a bound socket, the receive queue bound) and TCP listening
  * (tcplisten.h: a kernel client reaches the listener through slirp_add_hostfwd).
  */
 #define _GNU_SOURCE /* accept4 */
 #include <errno.h>
+#include <strings.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -75,6 +78,10 @@ static struct {
 	unsigned blocked;  /* frames the hermetic filter kept from slirp */
 	unsigned frag6_sent; /* IPv6 fragments the stack sent */
 	unsigned dns_queries;
+	unsigned dns_dropped;   /* queries to dns_dead, not answered */
+	uint8_t dns_dead[4];    /* IPv4 address of a DNS server that never answers */
+	char dns_last[256];     /* last name asked */
+	bool prl_has_15, prl_has_119;
 } H;
 
 static int64_t
@@ -234,19 +241,79 @@ ip_checksum(const uint8_t *p, size_t n)
 
 /*
  * A tiny DNS server for the test: slirp forwards DNS as ordinary NAT when its own DNS is
- * disabled, so queries never reach it. "host.test" A -> 10.0.2.2; everything else
- * NXDOMAIN. Checksum 0 in UDP over IPv4 means "none".
+ * disabled, so queries never reach it; every UDP datagram to port 53 is answered here,
+ * whatever its destination, from the table below (NXDOMAIN for other names, NOERROR
+ * without answers for a known name asked with another type). Queries to H.dns_dead are
+ * dropped (a dead server). Checksum 0 in UDP over IPv4 means "none".
  */
+struct dns_rr {
+	const char *name;
+	uint16_t type;
+	uint32_t ttl;
+	uint8_t rdata[16];
+};
+
+static const struct dns_rr dns_table[] = {
+	{ "host.test", 1, 60, { 10, 0, 2, 2 } },
+	{ "short.lab.test", 1, 60, { 10, 0, 2, 7 } },
+	{ "only.corp.test", 1, 60, { 10, 0, 2, 5 } },
+	{ "over.test", 1, 60, { 10, 0, 2, 6 } },
+	{ "failover.test", 1, 60, { 10, 0, 2, 9 } },
+	{ "cache.test", 1, 60, { 10, 0, 2, 4 } },
+	{ "ttl0.test", 1, 0, { 10, 0, 2, 8 } },
+	{ "v6.test", 28, 60, { 0xfe, 0xc0, [15] = 7 } },
+};
+
+/* qname (wire format at q, at most n bytes) in dotted form; false if malformed. */
+static bool
+dns_qname(const uint8_t *q, size_t n, char *out, size_t cap, size_t *wire_len)
+{
+	size_t i = 0, o = 0;
+	while (i < n && q[i] != 0) {
+		size_t l = q[i];
+		if (l > 63 || i + 1 + l >= n || o + l + 2 > cap)
+			return false;
+		if (o > 0)
+			out[o++] = '.';
+		memcpy(out + o, q + i + 1, l);
+		o += l;
+		i += 1 + l;
+	}
+	if (i >= n)
+		return false;
+	out[o] = '\0';
+	*wire_len = i + 1;
+	return true;
+}
+
 static void
 answer_dns(const uint8_t *f, size_t len)
 {
-	static const uint8_t qname[] = "\4host\4test";
 	uint8_t r[FRAME_MAX];
-	size_t ihl = (size_t)(f[14] & 0x0f) * 4, dns = 14 + ihl + 8;
+	size_t ihl = (size_t)(f[14] & 0x0f) * 4, dns = 14 + ihl + 8, qlen;
+	char qname[256];
 
-	H.dns_queries++;
-	if (len < dns + 12 || len + 16 > sizeof r)
+	if (len < dns + 12 || len + 32 > sizeof r)
 		return;
+	if (memcmp(f + 14 + 16, H.dns_dead, 4) == 0) {
+		H.dns_dropped++;
+		return;
+	}
+	H.dns_queries++;
+	if (!dns_qname(f + dns + 12, len - dns - 12, qname, sizeof qname, &qlen) ||
+		dns + 12 + qlen + 4 > len)
+		return;
+	snprintf(H.dns_last, sizeof H.dns_last, "%s", qname);
+	uint16_t qtype = (uint16_t)(f[dns + 12 + qlen] << 8 | f[dns + 12 + qlen + 1]);
+	const struct dns_rr *rr = NULL;
+	bool name_known = false;
+	for (size_t i = 0; i < sizeof dns_table / sizeof dns_table[0]; i++) {
+		if (strcasecmp(dns_table[i].name, qname) != 0)
+			continue;
+		name_known = true;
+		if (dns_table[i].type == qtype)
+			rr = &dns_table[i];
+	}
 	memcpy(r, f, len);
 	memcpy(r, f + 6, 6); /* swap MACs */
 	memcpy(r + 6, f, 6);
@@ -254,17 +321,20 @@ answer_dns(const uint8_t *f, size_t len)
 	memcpy(r + 14 + 16, f + 14 + 12, 4);
 	memcpy(r + 14 + ihl, f + 14 + ihl + 2, 2); /* swap ports */
 	memcpy(r + 14 + ihl + 2, f + 14 + ihl, 2);
-	size_t n = len;
-	bool known = len >= dns + 12 + sizeof qname + 4 &&
-		memcmp(f + dns + 12, qname, sizeof qname) == 0 && f[dns + 12 + sizeof qname + 1] == 1;
+	size_t n = dns + 12 + qlen + 4; /* header and question only */
 	r[dns + 2] = 0x81; /* QR, RD */
-	r[dns + 3] = known ? 0x80 : 0x83; /* RA; NOERROR or NXDOMAIN */
-	if (known) {
-		static const uint8_t rr[] = { 0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4,
-			10, 0, 2, 2 };
-		r[dns + 7] = 1; /* ANCOUNT */
-		memcpy(r + n, rr, sizeof rr);
-		n += sizeof rr;
+	r[dns + 3] = name_known ? 0x80 : 0x83; /* RA; NOERROR or NXDOMAIN */
+	r[dns + 6] = r[dns + 7] = 0; /* ANCOUNT */
+	r[dns + 8] = r[dns + 9] = r[dns + 10] = r[dns + 11] = 0;
+	if (rr != NULL) {
+		size_t rdlen = rr->type == 28 ? 16 : 4;
+		uint8_t hdr[] = { 0xc0, 0x0c, 0, (uint8_t)rr->type, 0, 1,
+			(uint8_t)(rr->ttl >> 24), (uint8_t)(rr->ttl >> 16), (uint8_t)(rr->ttl >> 8),
+			(uint8_t)rr->ttl, 0, (uint8_t)rdlen };
+		r[dns + 7] = 1;
+		memcpy(r + n, hdr, sizeof hdr);
+		memcpy(r + n + sizeof hdr, rr->rdata, rdlen);
+		n += sizeof hdr + rdlen;
 	}
 	size_t udp_len = n - 14 - ihl, ip_len = n - 14;
 	r[14 + ihl + 4] = (uint8_t)(udp_len >> 8);
@@ -277,6 +347,26 @@ answer_dns(const uint8_t *f, size_t len)
 	r[14 + 10] = (uint8_t)(c >> 8);
 	r[14 + 11] = (uint8_t)c;
 	inject(r, n);
+}
+
+/* A DHCP request from the stack (UDP to port 67): note whether its parameter request
+ * list (option 55) asks for the domain name (15) and the search list (119). */
+static void
+check_dhcp_request(const uint8_t *f, size_t len)
+{
+	size_t ihl = (size_t)(f[14] & 0x0f) * 4, o = 14 + ihl + 8 + 240;
+	while (o + 1 < len && f[o] != 255) {
+		if (f[o] == 0) {
+			o++;
+			continue;
+		}
+		size_t l = f[o + 1];
+		if (f[o] == 55 && o + 2 + l <= len) {
+			H.prl_has_15 = memchr(f + o + 2, 15, l) != NULL;
+			H.prl_has_119 = memchr(f + o + 2, 119, l) != NULL;
+		}
+		o += 2 + l;
+	}
 }
 
 static bool
@@ -305,6 +395,9 @@ may_reach_slirp(const uint8_t *f, size_t len)
 			answer_dns(f, len);
 			return false;
 		}
+		if (f[14 + 9] == 17 && len >= 14 + ihl + 8 && f[14 + ihl + 2] == 0 &&
+			f[14 + ihl + 3] == 67)
+			check_dhcp_request(f, len);
 		return ip4_dst_is(f, 10, 0, 2, 2) || ip4_dst_is(f, 255, 255, 255, 255);
 	}
 	if (type == 0x86dd && len >= 14 + 40) {
@@ -746,6 +839,10 @@ group_setup(void **state)
 	inet_pton(AF_INET6, "fec0::2", &cfg.vhost6);
 	inet_pton(AF_INET6, "fec0::3", &cfg.vnameserver6);
 	cfg.disable_dns = true; /* nothing may leave the machine */
+	/* DHCP options 119 and 15 for the search-list tests */
+	static const char *search[] = { "lab.test", "corp.test", NULL };
+	cfg.vdnssearch = search;
+	cfg.vdomainname = "corp.test";
 	cfg.disable_host_loopback = false;
 
 	H.rxq = calloc(RXQ_FRAMES, sizeof *H.rxq);
@@ -1175,6 +1272,142 @@ resolve_name_through_leased_server_and_cancelled_twin_stays_silent(void **state)
 	assert_int_equal(c.err, 0);
 	assert_int_equal(c.ip.family, 4);
 	assert_memory_equal(c.ip.b, ((uint8_t[]){ 10, 0, 2, 2 }), 4);
+}
+
+static void
+dhcp_requests_domain_and_search_list_and_lease_carries_them(void **state)
+{
+	(void)state;
+	struct sv_lease l;
+
+	assert_true(H.prl_has_15);
+	assert_true(H.prl_has_119);
+	assert_true(sv_stack_lease(&l));
+	assert_string_equal(l.domain, "corp.test");
+	assert_int_equal(l.n_search, 2);
+	assert_string_equal(l.search[0], "lab.test");
+	assert_string_equal(l.search[1], "corp.test");
+	assert_string_equal(H.lease.search[0], "lab.test");
+}
+
+/* One lookup to its end; returns the result, the queries it cost in *queries. */
+static struct resolve_result
+resolve_wait(const char *name, int family, unsigned *queries)
+{
+	struct resolve_result a = { 0 };
+	struct sv_resolve *r;
+	unsigned q0 = H.dns_queries;
+
+	assert_int_equal(sv_resolve(&r, name, family, on_resolved, &a), 0);
+	assert_true(pump_until(resolved_once, &a, PHASE_LIMIT_MS));
+	assert_int_equal(a.calls, 1);
+	if (queries)
+		*queries = H.dns_queries - q0;
+	return a;
+}
+
+static void
+resolve_short_name_tries_each_search_domain_then_the_name(void **state)
+{
+	(void)state;
+	unsigned q;
+
+	struct resolve_result a = resolve_wait("short", 4, &q);
+	assert_int_equal(a.err, 0);
+	assert_memory_equal(a.ip.b, ((uint8_t[]){ 10, 0, 2, 7 }), 4);
+	assert_int_equal(q, 1);
+	assert_string_equal(H.dns_last, "short.lab.test");
+
+	a = resolve_wait("only", 4, &q); /* found in the second search domain */
+	assert_int_equal(a.err, 0);
+	assert_memory_equal(a.ip.b, ((uint8_t[]){ 10, 0, 2, 5 }), 4);
+	assert_int_equal(q, 2);
+	assert_string_equal(H.dns_last, "only.corp.test");
+
+	a = resolve_wait("nosuch", 4, &q); /* NXDOMAIN everywhere: three names asked */
+	assert_int_equal(a.err, -ENOENT);
+	assert_int_equal(q, 3);
+	assert_string_equal(H.dns_last, "nosuch");
+
+	a = resolve_wait("short.", 4, &q); /* absolute: no search */
+	assert_int_equal(a.err, -ENOENT);
+	assert_int_equal(q, 1);
+	assert_string_equal(H.dns_last, "short");
+
+	a = resolve_wait("over.test", 4, &q); /* dotted: as it is */
+	assert_int_equal(a.err, 0);
+	assert_int_equal(q, 1);
+	assert_string_equal(H.dns_last, "over.test");
+}
+
+static void
+resolve_aaaa_record_for_ipv6_and_any_family(void **state)
+{
+	(void)state;
+	static const uint8_t want[16] = { 0xfe, 0xc0, [15] = 7 };
+
+	struct resolve_result a = resolve_wait("v6.test", 6, NULL);
+	assert_int_equal(a.err, 0);
+	assert_int_equal(a.ip.family, 6);
+	assert_memory_equal(a.ip.b, want, 16);
+	a = resolve_wait("v6.test", 4, NULL); /* NOERROR, no A record */
+	assert_int_equal(a.err, -ENOENT);
+	a = resolve_wait("v6.test", 0, NULL);
+	assert_int_equal(a.err, 0);
+	assert_int_equal(a.ip.family, 6);
+	assert_memory_equal(a.ip.b, want, 16);
+}
+
+static void
+resolve_answers_from_cache_within_ttl_and_asks_again_after(void **state)
+{
+	(void)state;
+	unsigned q;
+
+	struct resolve_result a = resolve_wait("cache.test", 4, &q);
+	assert_int_equal(a.err, 0);
+	assert_int_equal(q, 1);
+	a = resolve_wait("CACHE.test", 4, &q); /* TTL 60: from the cache, still deferred */
+	assert_int_equal(a.err, 0);
+	assert_memory_equal(a.ip.b, ((uint8_t[]){ 10, 0, 2, 4 }), 4);
+	assert_int_equal(q, 0);
+
+	a = resolve_wait("ttl0.test", 4, &q);
+	assert_int_equal(a.err, 0);
+	assert_int_equal(q, 1);
+	a = resolve_wait("ttl0.test", 4, &q); /* TTL 0: never cached */
+	assert_int_equal(a.err, 0);
+	assert_memory_equal(a.ip.b, ((uint8_t[]){ 10, 0, 2, 8 }), 4);
+	assert_int_equal(q, 1);
+}
+
+static void
+resolve_fails_over_when_first_server_is_silent(void **state)
+{
+	(void)state;
+	struct sv_ip servers[2] = { ip4(192, 0, 2, 53), ip4(10, 0, 2, 3) };
+	struct sv_lease l;
+	unsigned q;
+
+	memcpy(H.dns_dead, servers[0].b, 4);
+	H.dns_dropped = 0;
+	assert_int_equal(sv_resolve_set_servers(servers, 2), 0);
+	assert_true(sv_stack_lease(&l));
+	assert_int_equal(l.n_dns, 2);
+	assert_memory_equal(l.dns[0].b, servers[0].b, 4);
+
+	int64_t t0 = now_ms();
+	struct resolve_result a = resolve_wait("failover.test", 4, &q);
+	assert_int_equal(a.err, 0);
+	assert_memory_equal(a.ip.b, ((uint8_t[]){ 10, 0, 2, 9 }), 4);
+	assert_int_equal(q, 1);               /* answered by the second server */
+	assert_int_equal(H.dns_dropped, 3);   /* at 0, 1 and 2 s to the silent one */
+	assert_true(now_ms() - t0 < 10000);
+
+	assert_int_equal(sv_resolve_set_servers(NULL, 0), 0);
+	memset(H.dns_dead, 0, sizeof H.dns_dead);
+	assert_true(sv_stack_lease(&l));
+	assert_memory_equal(l.dns[0].b, ((uint8_t[]){ 10, 0, 2, 3 }), 4);
 }
 
 static bool
@@ -1936,6 +2169,11 @@ main(void)
 		cmocka_unit_test(close_before_connected_runs_no_callback),
 		cmocka_unit_test(slaac_address_from_router_advertisement),
 		cmocka_unit_test(resolve_name_through_leased_server_and_cancelled_twin_stays_silent),
+		cmocka_unit_test(dhcp_requests_domain_and_search_list_and_lease_carries_them),
+		cmocka_unit_test(resolve_short_name_tries_each_search_domain_then_the_name),
+		cmocka_unit_test(resolve_aaaa_record_for_ipv6_and_any_family),
+		cmocka_unit_test(resolve_answers_from_cache_within_ttl_and_asks_again_after),
+		cmocka_unit_test(resolve_fails_over_when_first_server_is_silent),
 		cmocka_unit_test(udp_echo_through_slirp_in_every_size_including_fragments),
 		cmocka_unit_test(udp_forward_reaches_bound_port_and_replies_return),
 		cmocka_unit_test(udp_dual_stack_socket_reaches_ipv4_and_ipv6_hosts),

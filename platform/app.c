@@ -43,6 +43,8 @@
 #include "platform/status.h"
 #include "platform/os.h"
 #include "platform/platform.h"
+#include "socks/forward.h"
+#include "socks/httpproxy.h"
 #include "socks/proxy.h"
 
 /* TLS bytes the socket did not take yet. Beyond it the TLS engine, then the session's
@@ -597,6 +599,7 @@ env_is_replaced(const char *kv)
 }
 
 static void begin_shutdown(struct app *a);
+static void start_stdio(struct app *a);
 
 static void
 on_child_exit(uv_process_t *proc, int64_t status, int term_signal)
@@ -727,6 +730,10 @@ on_lease(void *arg, const struct sv_lease *lease)
 	if (lease->ip.family != 4)
 		return;
 	a->ready = true;
+	{
+		char ip[SV_IP_STRLEN];
+		sv_forward_log_lease(sv_ip_format(&lease->ip, ip, sizeof ip));
+	}
 	char lis[1200] = "";
 	size_t n = 0;
 	for (unsigned i = 0; i < a->n_listeners && n < sizeof lis; i++)
@@ -738,6 +745,8 @@ on_lease(void *arg, const struct sv_lease *lease)
 		write_ready_file(a, lease);
 	if (a->p->exec_argv != NULL)
 		spawn_child(a);
+	if (a->cfg->have_stdio)
+		start_stdio(a);
 }
 
 /* --- failures, retries and shutdown -------------------------------------------------- */
@@ -986,6 +995,7 @@ begin_shutdown(struct app *a)
 	a->stopping = true;
 	log_info("shutting down");
 	sv_proxy_close_all();
+	sv_forward_close_all();
 	struct tun *t = a->tun;
 	if (t == NULL || t->state != TUN_ESTABLISHED) {
 		finish(a, a->exit_code);
@@ -1562,7 +1572,51 @@ open_listeners(struct app *a)
 				pc.user != NULL ? " (credentials required)" : "");
 		}
 	}
+	/* forwards (-L, -R; socks/forward.h) */
+	for (unsigned i = 0; i < c->n_fwd; i++) {
+		char text[400], bound[80];
+		sv_forward_format(&c->fwd[i], text, sizeof text);
+		int r = sv_forward_open(a->loop, &c->fwd[i], &pc, bound, sizeof bound);
+		if (r != 0) {
+			log_err_r(r, "cannot open the forward %s %s", c->fwd[i].kind ==
+				SV_FWD_REMOTE ? "-R" : "-L", text);
+			return r;
+		}
+		log_info("forward: %s %s on %s", c->fwd[i].kind == SV_FWD_REMOTE ? "-R" : "-L",
+			text, bound);
+	}
+	/* /proxy.pac names the SOCKS and HTTP listeners reachable over TCP */
+	sv_httpproxy_set_pac_info(first_tcp_listener(a, "socks5", "proxy"),
+		first_tcp_listener(a, "proxy", "http"));
 	return 0;
+}
+
+/* --stdio: the relay ended (socks/forward.h sv_stdio_start); stop. */
+static void
+stdio_done(void *arg, int err)
+{
+	struct app *a = arg;
+	if (err != 0 && a->exit_code == 0)
+		a->exit_code = SV_EXIT_FAILURE;
+	begin_shutdown(a);
+}
+
+static void
+start_stdio(struct app *a)
+{
+	const struct sv_config *c = a->cfg;
+	struct sv_proxy_config pc = {
+		.connect_timeout_ms = c->connect_timeout_ms,
+		.max_clients = c->max_clients,
+	};
+	int r = sv_stdio_start(a->loop, 0, 1, c->stdio.host, c->stdio.hostport, &pc,
+		stdio_done, a);
+	if (r != 0) {
+		log_err_r(r, "--stdio: cannot relay stdin/stdout (stdin and stdout must be "
+			"pipes, sockets or a terminal)");
+		a->exit_code = SV_EXIT_FAILURE;
+		begin_shutdown(a);
+	}
 }
 
 static void
@@ -1621,6 +1675,7 @@ sv_app_run(const struct sv_app_params *p)
 
 	/* tear down: the current tun through its own close (it frees TLS and session) */
 	sv_proxy_close_all();
+	sv_forward_close_all();
 	sv_control_close();
 	close_extras(a);
 	if (a->tun != NULL)

@@ -33,6 +33,7 @@
 #include "platform/known.h"
 #include "platform/os.h"
 #include "platform/upstream_cfg.h"
+#include "socks/forward.h"
 #include "socks/proxy.h"
 
 static const char usage[] =
@@ -99,6 +100,13 @@ static const char usage[] =
 	"                          unix:PATH; may be given several times\n"
 	"  --proxy [ADDR:]PORT     one port for all: SOCKS4/5 or HTTP, told apart by the\n"
 	"                          first byte; or unix:PATH; may be given several times\n"
+	"  -L [BIND:]PORT:HOST:HOSTPORT  local TCP forward to HOST:HOSTPORT through the\n"
+	"                          tunnel (BIND default 127.0.0.1; IPv6 in brackets);\n"
+	"                          -L udp:[BIND:]PORT:HOST:HOSTPORT forwards UDP\n"
+	"  -R PORT:HOST:HOSTPORT   listen on PORT of the tunnel address, connect to\n"
+	"                          HOST:HOSTPORT here\n"
+	"  --stdio HOST:PORT       relay stdin/stdout to HOST:PORT through the tunnel and\n"
+	"                          exit when it closes (ssh ProxyCommand)\n"
 	"  --proxy-user USER       clients must log in as USER (SOCKS5 username/password,\n"
 	"                          HTTP Proxy-Authorization: Basic; SOCKS4 is refused)\n"
 	"                          with the password in $SEVPN_PROXY_PASSWORD or in\n"
@@ -111,6 +119,7 @@ static const char usage[] =
 	"                          a byte either way (default 7200; 0 = never)\n"
 	"  --max-tcp N             TCP connections per VPN session (default 1; more\n"
 	"                          multiply the damage of an abrupt loss on 5.01 servers)\n"
+	"  --half-duplex           one-way TCP connections (needs --max-tcp 2 or more)\n"
 	"  --compress              ask for per-frame zlib compression (costs CPU; only\n"
 	"                          helps on slow links: the tunnel is already TLS)\n"
 	"  --mac MAC               Ethernet address on the hub (default: derived from\n"
@@ -361,6 +370,8 @@ enum {
 	OPT_IDLE_TIMEOUT,
 	OPT_MAX_TCP,
 	OPT_COMPRESS,
+	OPT_HALF_DUPLEX,
+	OPT_STDIO,
 };
 
 static const struct option options[] = {
@@ -405,6 +416,10 @@ static const struct option options[] = {
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
 	{ "max-tcp", required_argument, NULL, OPT_MAX_TCP },
 	{ "compress", no_argument, NULL, OPT_COMPRESS },
+	{ "half-duplex", no_argument, NULL, OPT_HALF_DUPLEX },
+	{ "local-forward", required_argument, NULL, 'L' },
+	{ "remote-forward", required_argument, NULL, 'R' },
+	{ "stdio", required_argument, NULL, OPT_STDIO },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -668,6 +683,26 @@ apply(struct sv_config *c, int opt, const char *what, const char *arg, int *nver
 		return add_listener(c->proxy, &c->n_proxy, what, arg, err, cap);
 	case OPT_HTTP:
 		return add_listener(c->http, &c->n_http, what, arg, err, cap);
+	case 'L':
+	case 'R':
+		if (c->n_fwd == SV_MAX_FORWARDS)
+			return fail(err, cap, "%s %s: too many forwards (at most %d)", what, arg,
+				SV_MAX_FORWARDS);
+		{
+			char why[300];
+			if (sv_forward_parse(arg, opt == 'L' ? SV_FWD_LOCAL_TCP : SV_FWD_REMOTE,
+				&c->fwd[c->n_fwd], why, sizeof why) != 0)
+				return fail(err, cap, "%s %s", what, why);
+		}
+		c->n_fwd++;
+		return 0;
+	case OPT_STDIO: {
+		char why[300];
+		if (sv_forward_parse(arg, SV_FWD_STDIO, &c->stdio, why, sizeof why) != 0)
+			return fail(err, cap, "%s %s", what, why);
+		c->have_stdio = true;
+		return 0;
+	}
 	case OPT_PROXY_USER:
 		if (arg[0] == '\0' || strlen(arg) > 255 || strchr(arg, ':') != NULL)
 			return fail(err, cap, "%s '%s': expected a user name of 1 to 255 "
@@ -693,6 +728,9 @@ apply(struct sv_config *c, int opt, const char *what, const char *arg, int *nver
 	}
 	case OPT_COMPRESS:
 		c->compress = true;
+		return 0;
+	case OPT_HALF_DUPLEX:
+		c->half_duplex = true;
 		return 0;
 	case OPT_IDLE_TIMEOUT: {
 		unsigned v;
@@ -768,7 +806,7 @@ apply_layer(struct parse *s, const struct layer *l)
 {
 	struct sv_config *c = s->c;
 	int nverify = 0, r;
-	bool socks_seen = false, proxy_seen = false, http_seen = false;
+	bool socks_seen = false, proxy_seen = false, http_seen = false, fwd_seen = false;
 	char what[64];
 
 	for (size_t i = 0; i < l->n; i++) {
@@ -784,6 +822,10 @@ apply_layer(struct parse *s, const struct layer *l)
 		if (e->opt == OPT_PROXY && !proxy_seen) {
 			free_list(c->proxy, &c->n_proxy);
 			proxy_seen = true;
+		}
+		if ((e->opt == 'L' || e->opt == 'R') && !fwd_seen) {
+			c->n_fwd = 0;
+			fwd_seen = true;
 		}
 		if (e->opt == OPT_HTTP && !http_seen) {
 			free_list(c->http, &c->n_http);
@@ -815,7 +857,7 @@ collect_cli(struct parse *s, int argc, char **argv)
 	optind = 0; /* glibc: full reinitialisation, so tests can parse repeatedly */
 	opterr = 0;
 	/* "+": stop at the first non-option, so a command after `--` keeps its own */
-	while ((opt = getopt_long(argc, argv, "+:vqh", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+:vqhL:R:", options, NULL)) != -1) {
 		if (opt == '?')
 			return fail(s->err, s->cap, "unknown option '%s'; see --help",
 				argv[optind - 1]);
@@ -1301,6 +1343,9 @@ validate(struct parse *s)
 	if (c->user == NULL && c->authtype != SV_AUTH_ANONYMOUS)
 		return fail(err, cap, "%s", "no --user given: name the user account on "
 			"the hub");
+	if (c->half_duplex && c->max_tcp < 2)
+		return fail(err, cap, "%s", "--half-duplex needs --max-tcp 2 or more (one "
+			"connection for each direction)");
 	if (c->user == NULL && (c->user = strdup("anonymous")) == NULL)
 		return SV_E_NOMEM;
 	settle_stored_credentials(s);
@@ -1310,9 +1355,12 @@ validate(struct parse *s)
 			"client certificate) and --key FILE (its RSA private key)");
 	if (c->authtype != SV_AUTH_CERT && (c->cert_file != NULL || c->key_file != NULL))
 		return fail(err, cap, "%s", "--cert and --key are used only with --auth cert");
-	if (c->n_socks + c->n_proxy + c->n_http == 0)
-		return fail(err, cap, "%s", "no --socks, --http or --proxy listener given: "
-			"nothing would use the tunnel (try --socks 1080)");
+	if (c->n_socks + c->n_proxy + c->n_http + c->n_fwd == 0 && !c->have_stdio)
+		return fail(err, cap, "%s", "no --socks, --http or --proxy listener, -L, -R "
+			"or --stdio given: nothing would use the tunnel (try --socks 1080)");
+	if (c->have_stdio && c->exec_argv != NULL)
+		return fail(err, cap, "%s", "--stdio and a command after `--` exclude each "
+			"other: both would use the terminal");
 	int pr = settle_proxy_auth(s);
 	if (pr != 0)
 		return pr;
@@ -1486,6 +1534,17 @@ sv_config_print(const struct sv_config *c, FILE *f)
 		print_kv(f, "proxy", c->proxy[i]);
 	for (unsigned i = 0; i < c->n_http; i++)
 		print_kv(f, "http", c->http[i]);
+	for (unsigned i = 0; i < c->n_fwd; i++) {
+		char t[400];
+		sv_forward_format(&c->fwd[i], t, sizeof t);
+		print_kv(f, c->fwd[i].kind == SV_FWD_REMOTE ? "remote-forward" : "local-forward",
+			t);
+	}
+	if (c->have_stdio) {
+		char t[400];
+		sv_forward_format(&c->stdio, t, sizeof t);
+		print_kv(f, "stdio", t);
+	}
 	if (c->proxy_user != NULL) {
 		print_kv(f, "proxy-user", c->proxy_user);
 		if (getenv("SEVPN_PROXY_PASSWORD") != NULL || c->proxy_password_file == NULL)

@@ -36,8 +36,10 @@
 
 #include "core/tls.h"
 #include "core/upstream.h"
+#include "socks/forward.h"
 
 #define SV_MAX_LISTENERS 8
+#define SV_MAX_FORWARDS 16
 #define SV_DEFAULT_MAX_CLIENTS 10000
 #define SV_DEFAULT_IDLE_TIMEOUT_S 7200
 /* The largest configuration file we read. */
@@ -69,6 +71,12 @@ struct sv_config {
 	unsigned n_proxy;
 	char *http[SV_MAX_LISTENERS];  /* --http: the HTTP proxy */
 	unsigned n_http;
+	/* -L/--local-forward and -R/--remote-forward (config keys local-forward,
+	 * remote-forward), in the order given; --stdio HOST:PORT (key stdio). */
+	struct sv_forward_spec fwd[SV_MAX_FORWARDS];
+	unsigned n_fwd;
+	bool have_stdio;
+	struct sv_forward_spec stdio;
 	/*
 	 * Credentials the local proxy asks its clients for (SOCKS5 RFC 1929, HTTP
 	 * Proxy-Authorization: Basic); proxy_user NULL: none. proxy_password is owned
@@ -84,6 +92,7 @@ struct sv_config {
 	unsigned idle_timeout_ms;  /* --idle-timeout, default 2 h; 0 = none */
 	unsigned max_tcp;          /* --max-tcp: TCP connections per session, 1..32 */
 	bool compress;             /* --compress: per-frame zlib (spec 11.4) */
+	bool half_duplex;          /* --half-duplex: one-way connections (spec 11.5) */
 
 	bool have_mac;
 	uint8_t mac[6];

@@ -274,6 +274,7 @@ main(int argc, char **argv)
 		.exec_argv = cfg.exec_argv,
 		.compress = cfg.compress,
 		.max_tcp = cfg.max_tcp,
+		.half_duplex = cfg.half_duplex,
 	};
 	char *password = NULL;
 	struct sv_credentials *creds = NULL;

@@ -75,9 +75,17 @@
 #define HS_LIMIT (64u * 1024)
 /* Pending handshake replies. */
 #define OUT_MAX 1024
+/* A reply larger than out[] (sv_conn_write_reply: /proxy.pac) goes to the heap. */
+#define REPLY_BIG_MAX (128u * 1024)
 #define PEEK_IOV 16
 #define ADDR_TEXT_MAX (SV_IP_STRLEN + 8)
 #define TARGET_MAX 300
+
+enum {
+	XDONE_NO,    /* exchange running (or no exchanges) */
+	XDONE_CLOSE, /* close once the client has everything */
+	XDONE_NEXT,  /* back to the handshake for the next request */
+};
 
 enum conn_state {
 	CONN_HANDSHAKE,
@@ -109,8 +117,21 @@ struct sv_conn {
 		uv_stream_t s;
 		uv_tcp_t tcp;
 		uv_pipe_t pipe;
+		uv_tty_t tty;
 	} io;
 	bool is_pipe;
+	/* Where bytes for the client go: &io.s, or for stdio the stdout handle. */
+	uv_stream_t *ws;
+	union {
+		uv_handle_t h;
+		uv_stream_t s;
+		uv_pipe_t pipe;
+		uv_tty_t tty;
+	} out_io;             /* stdio: stdout */
+	bool has_out_io;
+	bool is_stdio;        /* the remote's EOF ends the conn (stdout has no FIN) */
+	bool is_reverse;      /* the tunnel side was accepted; io connects locally */
+	uv_connect_t creq;
 	uv_timer_t timer;
 	uv_write_t wreq;
 	uv_shutdown_t sreq;
@@ -137,6 +158,7 @@ struct sv_conn {
 	bool pend_is_hs;      /* pend points into hs */
 	bool hs_moved;        /* sv_conn_set_frontend gave hs a new buffer */
 	bool up_dropping;     /* up_filter cut the client's stream: drop what follows */
+	bool held;            /* sv_conn_hold: no target, client bytes dropped */
 
 	/* the outstanding write */
 	size_t w_out;
@@ -148,6 +170,15 @@ struct sv_conn {
 	size_t hs_len, hs_cap;
 	uint8_t hs_inline[HS_INLINE];
 	uint8_t *first;       /* sv_conn_send_first, owned */
+	uint8_t *big;         /* sv_conn_write_reply: a reply too large for out[], owned */
+	size_t big_len;
+	bool big_inflight;    /* wreq carries big */
+	/* Exchanges (front-ends with a down_filter, the HTTP proxy): the client bytes after
+	 * the cut of up_filter are held here (in rbuf or hs) for the next request, and
+	 * xdone says the front-end ended the exchange (sv_conn_exchange_done). */
+	const uint8_t *rest;
+	size_t rest_len;
+	uint8_t xdone;        /* XDONE_* */
 	size_t first_len;
 
 	uint8_t *rbuf; /* client -> tunnel, cfg.conn_buffer bytes, on demand */
@@ -169,6 +200,8 @@ static unsigned next_id;
 static void conn_close(struct sv_conn *c);
 static void on_timer(uv_timer_t *t);
 static void pump_to_client(struct sv_conn *c);
+static void maybe_exchange_end(struct sv_conn *c);
+static void exchange_restart(struct sv_conn *c);
 static void maybe_shutdown_client(struct sv_conn *c);
 
 /* --- small helpers ------------------------------------------------------------------- */
@@ -252,6 +285,7 @@ conn_free(struct sv_conn *c)
 		c->fe->on_free(c);
 	free(c->rbuf);
 	free(c->first);
+	free(c->big);
 	release_hs(c);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -303,6 +337,8 @@ conn_end(struct sv_conn *c, bool reset)
 	 * socket has no reset. */
 	if (!reset || c->is_pipe || uv_tcp_close_reset(&c->io.tcp, on_handle_closed) != 0)
 		uv_close(&c->io.h, on_handle_closed);
+	if (c->has_out_io)
+		uv_close(&c->out_io.h, on_handle_closed);
 	uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 }
 
@@ -316,6 +352,27 @@ conn_close(struct sv_conn *c)
 
 static void on_write(uv_write_t *req, int status);
 
+/* out[] is empty: writes the large reply (sv_conn_write_reply) with one uv_write. */
+static void
+flush_big(struct sv_conn *c)
+{
+	uv_buf_t b;
+	int e;
+
+	if (c->big == NULL || c->big_inflight)
+		return;
+	b = uv_buf_init((char *)c->big, (unsigned)c->big_len);
+	c->w_out = 0;
+	c->w_consume = 0;
+	c->writing = true;
+	c->big_inflight = true;
+	if ((e = uv_write(&c->wreq, c->ws, &b, 1, on_write)) != 0) {
+		c->writing = false;
+		log_debug_r(e, "conn %u: write to client", c->id);
+		conn_close(c);
+	}
+}
+
 /* Writes out[] now as far as the socket takes it, the rest with one uv_write. */
 static void
 flush_out(struct sv_conn *c)
@@ -323,10 +380,14 @@ flush_out(struct sv_conn *c)
 	uv_buf_t b;
 	int w, e;
 
-	if (c->closed || c->writing || c->out_len == 0)
+	if (c->closed || c->writing)
 		return;
+	if (c->out_len == 0) {
+		flush_big(c);
+		return;
+	}
 	b = uv_buf_init((char *)c->out, (unsigned)c->out_len);
-	w = uv_try_write(&c->io.s, &b, 1);
+	w = uv_try_write(c->ws, &b, 1);
 	if (w == UV_EAGAIN || w == UV_ENOSYS)
 		w = 0;
 	if (w < 0) {
@@ -343,7 +404,7 @@ flush_out(struct sv_conn *c)
 	c->w_out = c->out_len;
 	c->w_consume = 0;
 	c->writing = true;
-	if ((e = uv_write(&c->wreq, &c->io.s, &b, 1, on_write)) != 0) {
+	if ((e = uv_write(&c->wreq, c->ws, &b, 1, on_write)) != 0) {
 		c->writing = false;
 		log_debug_r(e, "conn %u: write to client", c->id);
 		conn_close(c);
@@ -356,6 +417,8 @@ sv_conn_write(struct sv_conn *c, const void *p, size_t n)
 {
 	if (c->closed)
 		return SV_E_CLOSED;
+	if (c->big != NULL) /* keep the order: after the large reply */
+		return sv_conn_write_reply(c, p, n);
 	if (n > OUT_MAX - c->out_len) {
 		log_err("conn %u: reply queue overflow", c->id); /* our bug */
 		conn_close(c);
@@ -363,6 +426,33 @@ sv_conn_write(struct sv_conn *c, const void *p, size_t n)
 	}
 	memcpy(c->out + c->out_len, p, n);
 	c->out_len += n;
+	flush_out(c);
+	return c->closed ? SV_E_CLOSED : 0;
+}
+
+/* see frontend.h */
+int
+sv_conn_write_reply(struct sv_conn *c, const void *p, size_t n)
+{
+	uint8_t *nb;
+
+	if (c->closed)
+		return SV_E_CLOSED;
+	if (c->big == NULL && n <= OUT_MAX - c->out_len)
+		return sv_conn_write(c, p, n);
+	if (c->big_inflight || n > REPLY_BIG_MAX - c->big_len) {
+		log_err("conn %u: large reply queue overflow", c->id); /* our bug */
+		conn_close(c);
+		return SV_E_TOOBIG;
+	}
+	if ((nb = realloc(c->big, c->big_len + n)) == NULL) {
+		log_warn("conn %u: out of memory for a reply", c->id);
+		conn_close(c);
+		return SV_E_NOMEM;
+	}
+	memcpy(nb + c->big_len, p, n);
+	c->big = nb;
+	c->big_len += n;
 	flush_out(c);
 	return c->closed ? SV_E_CLOSED : 0;
 }
@@ -376,7 +466,7 @@ close_after_out(struct sv_conn *c)
 	stop_activity(c);
 	conn_set_state(c, CONN_CLOSING);
 	c->close_after_out = true;
-	if (!c->writing && c->out_len == 0) {
+	if (!c->writing && c->out_len == 0 && c->big == NULL) {
 		conn_close(c);
 		return;
 	}
@@ -425,6 +515,14 @@ on_write(uv_write_t *req, int status)
 
 	c->writing = false;
 	c->w_consume = 0;
+	if (c->big_inflight) { /* freed here or, after uv_close, in conn_free */
+		c->big_inflight = false;
+		if (!c->closed) {
+			free(c->big);
+			c->big = NULL;
+			c->big_len = 0;
+		}
+	}
 	/* After uv_close, write callbacks still run (cancelled or completed); the tcpconn may
 	 * be dead and the conn is about to be freed: touch nothing. */
 	if (c->closed)
@@ -449,7 +547,7 @@ on_write(uv_write_t *req, int status)
 	}
 	flush_out(c);
 	if (c->close_after_out) {
-		if (!c->writing && c->out_len == 0)
+		if (!c->writing && c->out_len == 0 && c->big == NULL)
 			conn_close(c);
 		return;
 	}
@@ -482,7 +580,7 @@ queue_to_client(struct sv_conn *c, const struct sv_iov *iov, int n, size_t skip)
 	c->w_out = 0;
 	c->w_consume = total;
 	c->writing = true;
-	if ((e = uv_write(&c->wreq, &c->io.s, bufs, k, on_write)) != 0) {
+	if ((e = uv_write(&c->wreq, c->ws, bufs, k, on_write)) != 0) {
 		c->writing = false;
 		c->w_consume = 0;
 		log_debug_r(e, "conn %u: write to client", c->id);
@@ -494,7 +592,79 @@ static bool
 can_pump(const struct sv_conn *c)
 {
 	return c->state == CONN_RELAY && !c->tc_dead && !c->writing &&
-		c->out_len == 0 && !c->client_shut;
+		c->out_len == 0 && c->big == NULL && !c->client_shut &&
+		c->xdone == XDONE_NO;
+}
+
+/* pump_to_client through the front-end's down_filter: each segment is offered to it;
+ * a run of segments it passes whole (and a last one passed in part) is written like
+ * pump_to_client does; a segment it takes (first of a run only) is consumed unwritten;
+ * a segment it passes nothing of stops the pump. */
+static void
+pump_filtered(struct sv_conn *c)
+{
+	struct sv_iov iov[PEEK_IOV];
+	uv_buf_t bufs[PEEK_IOV];
+
+	while (can_pump(c)) {
+		int n = sv_tcpconn_peek(c->tc, iov, PEEK_IOV), k = 0;
+		size_t total = 0;
+		bool stop = false;
+		int w;
+
+		if (n <= 0)
+			break;
+		c->last_active = now_ms(c);
+		for (int i = 0; i < n && !stop; i++) {
+			bool take = false;
+			long m = c->fe->down_filter(c, iov[i].base, iov[i].len, &take);
+
+			if (c->closed || c->state != CONN_RELAY)
+				return;
+			if (m < 0 || (take && k > 0)) {
+				log_info("conn %u: %s: %s: the target's data cannot be relayed",
+					c->id, c->fe->name, c->target);
+				conn_end(c, true);
+				return;
+			}
+			if ((size_t)m > iov[i].len)
+				m = (long)iov[i].len;
+			if (take) {
+				if (m > 0)
+					sv_tcpconn_consume(c->tc, (size_t)m);
+				k = -1; /* peek again: the queue moved */
+				break;
+			}
+			if (m > 0) {
+				iov[k].base = iov[i].base;
+				iov[k].len = (size_t)m;
+				bufs[k] = uv_buf_init((char *)iov[i].base, (unsigned)m);
+				total += (size_t)m;
+				k++;
+			}
+			stop = (size_t)m < iov[i].len;
+		}
+		if (k < 0)
+			continue;
+		if (k == 0)
+			break;
+		w = uv_try_write(&c->io.s, bufs, (unsigned)k);
+		if (w == UV_EAGAIN || w == UV_ENOSYS)
+			w = 0;
+		if (w < 0) {
+			log_debug_r(w, "conn %u: write to client", c->id);
+			conn_close(c);
+			return;
+		}
+		if ((size_t)w < total) {
+			queue_to_client(c, iov, k, (size_t)w);
+			return;
+		}
+		c->down += total;
+		sv_tcpconn_consume(c->tc, total);
+		if (stop)
+			break;
+	}
 }
 
 /* Moves received tunnel bytes to the client: uv_try_write straight from the tcpconn's
@@ -508,6 +678,13 @@ pump_to_client(struct sv_conn *c)
 
 	if (c->pumping)
 		return;
+	if (c->fe->down_filter != NULL) {
+		c->pumping = true;
+		pump_filtered(c);
+		c->pumping = false;
+		maybe_exchange_end(c);
+		return;
+	}
 	c->pumping = true;
 	while (can_pump(c)) {
 		int n = sv_tcpconn_peek(c->tc, iov, PEEK_IOV);
@@ -521,7 +698,7 @@ pump_to_client(struct sv_conn *c)
 			bufs[i] = uv_buf_init((char *)iov[i].base, (unsigned)iov[i].len);
 			total += iov[i].len;
 		}
-		w = uv_try_write(&c->io.s, bufs, (unsigned)n);
+		w = uv_try_write(c->ws, bufs, (unsigned)n);
 		if (w == UV_EAGAIN || w == UV_ENOSYS)
 			w = 0;
 		if (w < 0) {
@@ -549,10 +726,16 @@ maybe_shutdown_client(struct sv_conn *c)
 	int e;
 
 	if (c->state != CONN_RELAY || !c->remote_eof || c->client_shut ||
-		c->writing || c->out_len > 0)
+		c->xdone != XDONE_NO ||
+		c->writing || c->out_len > 0 || c->big != NULL)
 		return;
 	c->client_shut = true;
 	log_debug("conn %u: remote finished sending", c->id);
+	if (c->is_stdio) {
+		/* stdout cannot be half-closed: the remote's end is the end */
+		conn_close(c);
+		return;
+	}
 	if ((e = uv_shutdown(&c->sreq, &c->io.s, on_client_shutdown)) != 0) {
 		log_debug_r(e, "conn %u: shutdown to client", c->id);
 		conn_close(c);
@@ -669,7 +852,11 @@ set_client_pend(struct sv_conn *c, const uint8_t *p, size_t n)
 		}
 		if ((size_t)ok > n)
 			ok = (long)n;
-		if ((size_t)ok < n) {
+		if ((size_t)ok < n && c->fe->down_filter != NULL) {
+			c->up_dropping = true; /* reading stops; the rest waits */
+			c->rest = p + ok;
+			c->rest_len = n - (size_t)ok;
+		} else if ((size_t)ok < n) {
 			c->up_dropping = true;
 			log_debug("conn %u: %s: dropping client bytes past the request",
 				c->id, c->fe->name);
@@ -699,7 +886,8 @@ next_pending(struct sv_conn *c)
 	if (c->pend_is_hs) {
 		c->pend_is_hs = false;
 		c->pend = NULL;
-		release_hs(c); /* a large HTTP head buffer is not kept for the relay */
+		if (c->rest_len == 0) /* else the next request's bytes are in hs */
+			release_hs(c); /* a large HTTP head buffer is not kept for the relay */
 	}
 	return false;
 }
@@ -719,6 +907,8 @@ relay_client_data(struct sv_conn *c)
 	}
 	if (c->client_eof)
 		tunnel_shutdown(c);
+	else if (c->up_dropping && c->fe->down_filter != NULL)
+		stop_reading(c); /* the next request waits for the end of this exchange */
 	else
 		start_reading(c);
 }
@@ -812,6 +1002,8 @@ tc_error(void *arg, int err)
 		conn_fail(c, err, false);
 		break;
 	case CONN_RELAY:
+		if (c->xdone == XDONE_NEXT)
+			break; /* the exchange is over: the tcpconn goes at the restart */
 		log_info_r(err, "conn %u: %s", c->id, c->target);
 		/* the remote reset or timed out: pass that on rather than a clean end */
 		conn_end(c, true);
@@ -918,6 +1110,67 @@ sv_conn_connect(struct sv_conn *c, const struct sv_conn_target *t)
 }
 
 /* see frontend.h */
+void
+sv_conn_hold(struct sv_conn *c, unsigned timeout_ms)
+{
+	if (c->state != CONN_HANDSHAKE || c->closed)
+		return;
+	c->held = true;
+	uv_timer_stop(&c->timer);
+	if (timeout_ms > 0)
+		uv_timer_start(&c->timer, on_timer, timeout_ms, 0);
+	log_debug("conn %u: %s: held (%u ms)", c->id, c->fe->name, timeout_ms);
+}
+
+/* see frontend.h */
+void
+sv_conn_attach(struct sv_conn *c, struct sv_tcpconn *tc)
+{
+	if (c->state != CONN_HANDSHAKE || !c->held || c->closed) {
+		sv_tcpconn_abort(tc);
+		return;
+	}
+	c->held = false;
+	uv_timer_stop(&c->timer);
+	c->tc = tc;
+	sv_tcpconn_set_ops(tc, &tc_ops, c);
+	c->reply_sent = true;
+	c->hs_len = 0;
+	conn_set_state(c, CONN_RELAY);
+	relay_start(c);
+}
+
+/* see frontend.h */
+bool
+sv_conn_sockaddrs(const struct sv_conn *c, struct sockaddr_storage *peer,
+	struct sockaddr_storage *local)
+{
+	int len;
+
+	if (c->is_pipe || c->closed)
+		return false;
+	len = sizeof *peer;
+	if (uv_tcp_getpeername(&c->io.tcp, (struct sockaddr *)peer, &len) != 0)
+		return false;
+	len = sizeof *local;
+	return uv_tcp_getsockname(&c->io.tcp, (struct sockaddr *)local, &len) == 0;
+}
+
+/* see frontend.h */
+unsigned
+sv_conn_connect_timeout(const struct sv_conn *c)
+{
+	return c->cfg.connect_timeout_ms;
+}
+
+/* see frontend.h */
+struct uv_loop_s *
+sv_conn_loop(const struct sv_conn *c)
+{
+	return c->io.h.loop;
+}
+
+/* see frontend.h */
 int
 sv_conn_send_first(struct sv_conn *c, const void *p, size_t n)
 {
@@ -944,7 +1197,7 @@ handshake(struct sv_conn *c)
 	int e = 0;
 
 	c->hs_moved = false;
-	while (e == 0 && c->state == CONN_HANDSHAKE) {
+	while (e == 0 && c->state == CONN_HANDSHAKE && !c->held) {
 		const struct sv_frontend_ops *fe = c->fe;
 		size_t off = (size_t)(r.p - c->hs), n = r.n;
 
@@ -953,7 +1206,8 @@ handshake(struct sv_conn *c)
 			c->hs_moved = false;
 			r = sv_rd_make(c->hs + off + (n - r.n), r.n);
 		}
-		if (e == 0 && r.n == n && c->fe == fe && c->state == CONN_HANDSHAKE) {
+		if (e == 0 && r.n == n && c->fe == fe && c->state == CONN_HANDSHAKE &&
+			!c->held) {
 			log_err("conn %u: %s: handshake made no progress", c->id, fe->name);
 			conn_close(c); /* our bug; never spin */
 		}
@@ -999,6 +1253,93 @@ sv_conn_set_frontend(struct sv_conn *c, const struct sv_frontend_ops *fe)
 	if (fe->on_accept != NULL)
 		fe->on_accept(c);
 	return c->closed ? SV_E_CLOSED : 0;
+}
+
+/* --- exchanges (the HTTP proxy's persistent client connections) ---------------------- */
+
+/* see frontend.h */
+void
+sv_conn_exchange_done(struct sv_conn *c, bool keep)
+{
+	if (c->state != CONN_RELAY || c->xdone != XDONE_NO)
+		return;
+	c->xdone = keep ? XDONE_NEXT : XDONE_CLOSE;
+	log_debug("conn %u: %s: exchange done (%s)", c->id, c->fe->name,
+		keep ? "next request" : "closing");
+}
+
+/* Once the client has everything of an ended exchange: close, or (from the timer, so
+ * outside every tcpconn callback) go back to the handshake. */
+static void
+maybe_exchange_end(struct sv_conn *c)
+{
+	if (c->closed || c->state != CONN_RELAY || c->xdone == XDONE_NO || c->writing ||
+		c->out_len > 0 || c->big != NULL)
+		return;
+	if (c->xdone == XDONE_CLOSE) {
+		conn_close(c);
+		return;
+	}
+	uv_timer_start(&c->timer, on_timer, 0, 0);
+}
+
+static void
+exchange_restart(struct sv_conn *c)
+{
+	size_t want = c->fe->hs_max != 0 ? c->fe->hs_max : HS_INLINE;
+	size_t rest_len = c->rest_len;
+
+	if (want > HS_LIMIT)
+		want = HS_LIMIT;
+	/* request bytes not yet sent upstream, a client that finished, or a pipelined
+	 * tail larger than a head: no next request on this connection */
+	if (c->pend_len > 0 || c->client_eof || rest_len > want) {
+		log_debug("conn %u: %s: no further request on this connection", c->id,
+			c->fe->name);
+		conn_close(c);
+		return;
+	}
+	if (c->hs_cap < want) {
+		uint8_t *b = malloc(want);
+		if (b == NULL) {
+			log_warn("conn %u: out of memory for the next request", c->id);
+			conn_close(c);
+			return;
+		}
+		if (rest_len > 0)
+			memcpy(b, c->rest, rest_len);
+		release_hs(c);
+		c->hs = b;
+		c->hs_cap = want;
+	} else if (rest_len > 0) {
+		memmove(c->hs, c->rest, rest_len);
+	}
+	c->hs_len = rest_len;
+	free(c->rbuf);
+	c->rbuf = NULL;
+	sv_tcpconn_close(c->tc); /* FIN, or RST if the target sent more than the answer */
+	c->tc = NULL;
+	c->tc_dead = false;
+	c->tunnel_shut = false;
+	c->remote_eof = false;
+	c->up_dropping = false;
+	c->pend = NULL;
+	c->pend_len = 0;
+	c->pend_is_hs = false;
+	c->rest = NULL;
+	c->rest_len = 0;
+	c->reply_sent = false;
+	c->xdone = XDONE_NO;
+	memset(&c->dst, 0, sizeof c->dst);
+	c->host[0] = '\0';
+	c->target[0] = '\0';
+	c->ip_text[0] = '\0';
+	c->fe_step = 0;
+	conn_set_state(c, CONN_HANDSHAKE);
+	uv_timer_start(&c->timer, on_timer, HANDSHAKE_TIMEOUT_MS, 0);
+	start_reading(c);
+	if (!c->closed && c->hs_len > 0)
+		handshake(c);
 }
 
 /* --- client socket callbacks --------------------------------------------------------- */
@@ -1064,6 +1405,10 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		relay_client_data(c);
 		return;
 	}
+	if (c->held) { /* a held conn's client has nothing to say: drop it */
+		c->hs_len = 0;
+		return;
+	}
 	c->hs_len += (size_t)nread;
 	handshake(c);
 }
@@ -1088,8 +1433,16 @@ on_timer(uv_timer_t *t)
 {
 	struct sv_conn *c = t->data;
 
+	if (c->state == CONN_RELAY && c->xdone == XDONE_NEXT) {
+		exchange_restart(c);
+		return;
+	}
 	switch (c->state) {
 	case CONN_HANDSHAKE:
+		if (c->held) {
+			conn_fail(c, -ETIMEDOUT, false);
+			break;
+		}
 		log_info("conn %u: %s: %s: no complete request within %u ms", c->id,
 			c->fe->name, c->peer, HANDSHAKE_TIMEOUT_MS);
 		conn_close(c);
@@ -1124,6 +1477,7 @@ conn_new(const struct sv_proxy_config *cfg)
 	c->state = CONN_HANDSHAKE;
 	c->io.h.data = c;
 	c->timer.data = c;
+	c->ws = &c->io.s;
 	c->hs = c->hs_inline;
 	c->hs_cap = HS_INLINE;
 	snprintf(c->peer, sizeof c->peer, "?");
@@ -1139,6 +1493,14 @@ conn_new(const struct sv_proxy_config *cfg)
 int
 sv_conn_accept(uv_stream_t *server, bool pipe, const struct sv_frontend_ops *fe,
 	const struct sv_proxy_config *cfg, const char *listener)
+{
+	return sv_conn_accept_data(server, pipe, fe, NULL, cfg, listener);
+}
+
+/* see conn.h */
+int
+sv_conn_accept_data(uv_stream_t *server, bool pipe, const struct sv_frontend_ops *fe,
+	void *fe_data, const struct sv_proxy_config *cfg, const char *listener)
 {
 	struct sockaddr_storage ss;
 	int len = sizeof ss;
@@ -1157,6 +1519,7 @@ sv_conn_accept(uv_stream_t *server, bool pipe, const struct sv_frontend_ops *fe,
 	uv_timer_init(server->loop, &c->timer);
 	c->handles = 2;
 	c->fe = fe;
+	c->fe_data = fe_data;
 	if ((e = uv_accept(server, &c->io.s)) != 0) {
 		log_warn_r(e, "listener %s: accept", listener);
 		conn_close(c);
@@ -1178,6 +1541,124 @@ sv_conn_accept(uv_stream_t *server, bool pipe, const struct sv_frontend_ops *fe,
 	 * client is then read only once the relay starts. */
 	if (c->state == CONN_HANDSHAKE)
 		start_reading(c);
+	return 0;
+}
+
+/* --- stdio and reverse forwards ---------------------------------------------------- */
+
+/* Opens fd as a stream for the relay: a terminal, or a pipe or socket (uv_pipe_open);
+ * a regular file only for writing. The handle is initialised whatever happens, so the
+ * caller can always uv_close it. */
+static int
+open_std(uv_loop_t *loop, int fd, bool readable, uv_pipe_t *pipe, uv_tty_t *tty)
+{
+	uv_handle_type t = uv_guess_handle(fd);
+
+	if (t == UV_TTY && uv_tty_init(loop, tty, fd, readable) == 0)
+		return 0;
+	uv_pipe_init(loop, pipe, 0);
+	if (t != UV_TTY && t != UV_NAMED_PIPE && t != UV_TCP && (readable || t != UV_FILE))
+		return SV_E_INVAL;
+	return uv_pipe_open(pipe, fd);
+}
+
+/* see conn.h */
+int
+sv_conn_open_stdio(uv_loop_t *loop, int in_fd, int out_fd, const struct sv_frontend_ops *fe,
+	void *fe_data, const struct sv_proxy_config *cfg)
+{
+	struct sv_conn *c;
+	int e1, e2;
+
+	if ((c = conn_new(cfg)) == NULL)
+		return SV_E_NOMEM;
+	c->is_pipe = true;
+	c->is_stdio = true;
+	uv_timer_init(loop, &c->timer);
+	e1 = open_std(loop, in_fd, true, &c->io.pipe, &c->io.tty);
+	e2 = open_std(loop, out_fd, false, &c->out_io.pipe, &c->out_io.tty);
+	c->io.h.data = c;
+	c->out_io.h.data = c;
+	c->has_out_io = true;
+	c->ws = &c->out_io.s;
+	c->handles = 3;
+	snprintf(c->peer, sizeof c->peer, "stdio");
+	if (e1 != 0 || e2 != 0) {
+		conn_close(c); /* fe is still NULL: no on_free */
+		return e1 != 0 ? e1 : e2;
+	}
+	c->fe_data = fe_data;
+	uv_timer_start(&c->timer, on_timer, HANDSHAKE_TIMEOUT_MS, 0);
+	if (sv_conn_set_frontend(c, fe) != 0)
+		return 0; /* closed; on_free ran or runs */
+	if (c->state == CONN_HANDSHAKE)
+		start_reading(c);
+	return 0;
+}
+
+static void
+on_local_connected(uv_connect_t *req, int status)
+{
+	struct sv_conn *c = req->data;
+
+	if (c->closed || c->state != CONN_CONNECTING)
+		return;
+	if (status < 0) {
+		log_info_r(status, "conn %u: %s: %s -> %s", c->id, c->fe->name, c->peer,
+			c->target);
+		conn_close(c); /* client_failed: the remote peer gets RST */
+		return;
+	}
+	uv_timer_stop(&c->timer);
+	uv_tcp_nodelay(&c->io.tcp, 1);
+	c->client_failed = false;
+	c->reply_sent = true;
+	conn_set_state(c, CONN_RELAY);
+	log_debug("conn %u: %s: %s connected to %s", c->id, c->fe->name, c->peer, c->target);
+	sv_tcpconn_set_ops(c->tc, &tc_ops, c);
+	relay_start(c);
+}
+
+/* see conn.h */
+int
+sv_conn_reverse(uv_loop_t *loop, struct sv_tcpconn *tc, const struct sockaddr *dst,
+	const struct sv_frontend_ops *fe, const struct sv_proxy_config *cfg)
+{
+	struct sockaddr_storage ss;
+	struct sv_ip ip;
+	uint16_t port = 0;
+	char text[SV_IP_STRLEN];
+	struct sv_conn *c;
+	int e;
+
+	if ((c = conn_new(cfg)) == NULL) {
+		sv_tcpconn_abort(tc);
+		return SV_E_NOMEM;
+	}
+	uv_tcp_init(loop, &c->io.tcp);
+	uv_timer_init(loop, &c->timer);
+	c->io.h.data = c;
+	c->handles = 2;
+	c->fe = fe;
+	c->tc = tc;
+	c->is_reverse = true;
+	c->client_failed = true; /* until the local connect succeeds: RST the peer */
+	if (sv_tcpconn_peer(tc, &ip, &port))
+		snprintf(c->peer, sizeof c->peer, ip.family == 6 ? "[%s]:%u" : "%s:%u",
+			sv_ip_format(&ip, text, sizeof text), (unsigned)port);
+	memset(&ss, 0, sizeof ss);
+	memcpy(&ss, dst, dst->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+		sizeof(struct sockaddr_in));
+	format_sockaddr(&ss, c->target, sizeof c->target);
+	conn_set_state(c, CONN_CONNECTING);
+	c->deadline = now_ms(c) + c->cfg.connect_timeout_ms;
+	uv_timer_start(&c->timer, on_timer, c->cfg.connect_timeout_ms, 0);
+	log_debug("conn %u: %s: %s -> %s", c->id, fe->name, c->peer, c->target);
+	c->creq.data = c;
+	if ((e = uv_tcp_connect(&c->creq, &c->io.tcp, dst, on_local_connected)) != 0) {
+		log_info_r(e, "conn %u: %s: connect %s", c->id, fe->name, c->target);
+		conn_close(c);
+	}
 	return 0;
 }
 

@@ -7,6 +7,10 @@
  * SOCKS5 steps (sv_conn_set_step):
  *   GREETING --method "no auth" chosen--> REQUEST --sv_conn_connect
  *   GREETING --method username/password chosen--> AUTH --credentials match--> REQUEST
+ *   REQUEST --UDP ASSOCIATE--> UDP (held: the association lives while the control
+ *             connection does; socks/socks5_udp.c)
+ *   REQUEST --BIND--> BIND (held: a tunnel listener waits for one connection within the
+ *             connect timeout; then a second reply and the relay over it)
  * Every refusal queues the reply the protocol has for it, then sv_conn_reply_and_close.
  * SOCKS4 has one step (the request). With credentials configured SOCKS4 is refused
  * outright: it has no way to carry a password, and its USERID is not a secret.
@@ -15,6 +19,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/err.h"
@@ -22,17 +27,32 @@
 #include "socks/frontend.h"
 #include "socks/socks4.h"
 #include "socks/socks5.h"
+#include "socks/socks5_udp.h"
+#include "netstack/stack.h"
+#include "netstack/tcplisten.h"
 
 enum s5_step {
 	S5_GREETING,
 	S5_AUTH,
 	S5_REQUEST,
+	S5_UDP,
+	S5_BIND,
 };
 
 static const char *const s5_step_names[] = {
 	[S5_GREETING] = "greeting",
 	[S5_AUTH] = "auth",
 	[S5_REQUEST] = "request",
+	[S5_UDP] = "udp associate",
+	[S5_BIND] = "bind",
+};
+
+/* What UDP ASSOCIATE and BIND keep per conn (sv_conn_data). */
+struct s5_data {
+	struct sv_conn *c;
+	struct sv_s5udp *udp;
+	struct sv_tcplisten *lis;
+	struct sv_ip want; /* BIND: the peer expected (family 0: anyone) */
 };
 
 /* --- SOCKS5 -------------------------------------------------------------------------- */
@@ -116,6 +136,144 @@ s5_auth(struct sv_conn *c, struct sv_rd *r)
 	return 0;
 }
 
+static struct s5_data *
+s5_data_new(struct sv_conn *c)
+{
+	struct s5_data *d = calloc(1, sizeof *d);
+
+	if (d != NULL) {
+		d->c = c;
+		sv_conn_set_data(c, d);
+	}
+	return d;
+}
+
+static void
+s5_on_free(struct sv_conn *c)
+{
+	struct s5_data *d = sv_conn_data(c);
+
+	if (d == NULL)
+		return;
+	sv_s5udp_close(d->udp);
+	sv_tcplisten_close(d->lis);
+	free(d);
+	sv_conn_set_data(c, NULL);
+}
+
+static void
+s5_udp_associate(struct sv_conn *c, const struct sv_socks5_request *req)
+{
+	struct sockaddr_storage peer, local;
+	uint8_t b[SV_SOCKS5_REPLY_MAX];
+	struct s5_data *d;
+	struct sv_ip bnd;
+	uint16_t bport;
+	int e;
+
+	if (!sv_conn_sockaddrs(c, &peer, &local)) {
+		log_info("conn %u: socks5: UDP ASSOCIATE needs a TCP listener (not a Unix "
+			"socket)", sv_conn_id(c));
+		s5_reply_and_close(c, SV_SOCKS5_REP_CMD_NOT_SUPPORTED);
+		return;
+	}
+	if ((d = s5_data_new(c)) == NULL) {
+		s5_reply_and_close(c, SV_SOCKS5_REP_GENERAL_FAILURE);
+		return;
+	}
+	e = sv_s5udp_open(&d->udp, sv_conn_loop(c), &local, &peer,
+		req->atyp == SV_SOCKS5_ATYP_DOMAIN ? NULL : &req->ip, req->port,
+		sv_conn_id(c), &bnd, &bport);
+	if (e != 0) {
+		uint8_t rep = e == -ENETDOWN ? SV_SOCKS5_REP_NET_UNREACHABLE :
+			SV_SOCKS5_REP_GENERAL_FAILURE;
+		log_info_r(e, "conn %u: socks5: UDP ASSOCIATE", sv_conn_id(c));
+		d->udp = NULL;
+		s5_reply_and_close(c, rep);
+		return;
+	}
+	sv_conn_set_step(c, S5_UDP, s5_step_names);
+	sv_conn_hold(c, 0);
+	log_debug("conn %u: socks5: UDP relay on port %u", sv_conn_id(c), (unsigned)bport);
+	(void)sv_conn_write(c, b, sv_socks5_build_reply(b, SV_SOCKS5_REP_SUCCEEDED, &bnd,
+		bport));
+}
+
+static void
+bind_on_accept(void *arg, struct sv_tcpconn *tc)
+{
+	struct s5_data *d = arg;
+	struct sv_conn *c = d->c;
+	uint8_t b[SV_SOCKS5_REPLY_MAX];
+	struct sv_ip peer;
+	uint16_t pport = 0;
+	char text[SV_IP_STRLEN];
+
+	if (sv_conn_is_closing(c) || !sv_tcpconn_peer(tc, &peer, &pport)) {
+		sv_tcpconn_abort(tc); /* too late: the timeout reply is out */
+		return;
+	}
+	if (d->want.family != 0 && (peer.family != d->want.family ||
+		memcmp(peer.b, d->want.b, peer.family == 4 ? 4 : 16) != 0)) {
+		/* RFC 1928: DST.ADDR says who may connect; anyone else is refused. */
+		log_info("conn %u: socks5: BIND: connection from %s refused (not the "
+			"requested peer)", sv_conn_id(c), sv_ip_format(&peer, text, sizeof text));
+		sv_tcpconn_abort(tc);
+		return;
+	}
+	sv_tcplisten_close(d->lis); /* one connection per BIND */
+	d->lis = NULL;
+	log_debug("conn %u: socks5: BIND: %s:%u connected", sv_conn_id(c),
+		sv_ip_format(&peer, text, sizeof text), (unsigned)pport);
+	if (sv_conn_write(c, b, sv_socks5_build_reply(b, SV_SOCKS5_REP_SUCCEEDED, &peer,
+		pport)) != 0) {
+		sv_tcpconn_abort(tc);
+		return;
+	}
+	sv_conn_attach(c, tc);
+}
+
+static const struct sv_tcplisten_ops bind_ops = {
+	.on_accept = bind_on_accept,
+};
+
+static void
+s5_bind(struct sv_conn *c, const struct sv_socks5_request *req)
+{
+	uint8_t b[SV_SOCKS5_REPLY_MAX];
+	struct sv_lease lease;
+	struct s5_data *d;
+	int e;
+
+	if (!sv_stack_lease(&lease)) {
+		log_info("conn %u: socks5: BIND before the tunnel has an address",
+			sv_conn_id(c));
+		s5_reply_and_close(c, SV_SOCKS5_REP_NET_UNREACHABLE);
+		return;
+	}
+	if ((d = s5_data_new(c)) == NULL) {
+		s5_reply_and_close(c, SV_SOCKS5_REP_GENERAL_FAILURE);
+		return;
+	}
+	if (req->atyp != SV_SOCKS5_ATYP_DOMAIN) {
+		static const uint8_t zero[16];
+		if (memcmp(req->ip.b, zero, req->ip.family == 4 ? 4 : 16) != 0)
+			d->want = req->ip;
+	}
+	if ((e = sv_tcplisten_open(&d->lis, 0, 1, &bind_ops, d)) != 0) {
+		log_info_r(e, "conn %u: socks5: BIND", sv_conn_id(c));
+		d->lis = NULL;
+		s5_reply_and_close(c, sv_socks5_rep_from_err(e));
+		return;
+	}
+	sv_conn_set_step(c, S5_BIND, s5_step_names);
+	sv_conn_hold(c, sv_conn_connect_timeout(c));
+	log_debug("conn %u: socks5: BIND listening on port %u", sv_conn_id(c),
+		(unsigned)sv_tcplisten_port(d->lis));
+	(void)sv_conn_write(c, b, sv_socks5_build_reply(b, SV_SOCKS5_REP_SUCCEEDED,
+		&lease.ip, sv_tcplisten_port(d->lis)));
+}
+
 static int
 s5_request(struct sv_conn *c, struct sv_rd *r)
 {
@@ -130,6 +288,14 @@ s5_request(struct sv_conn *c, struct sv_rd *r)
 		log_info_r(e, "conn %u: socks5: %s: bad request, replying %s", sv_conn_id(c),
 			sv_conn_peer(c), sv_socks5_rep_name(rep));
 		s5_reply_and_close(c, rep);
+		return 0;
+	}
+	if (req.cmd == SV_SOCKS5_CMD_UDP_ASSOCIATE) {
+		s5_udp_associate(c, &req);
+		return 0;
+	}
+	if (req.cmd == SV_SOCKS5_CMD_BIND) {
+		s5_bind(c, &req);
 		return 0;
 	}
 	memset(&t, 0, sizeof t);
@@ -150,8 +316,10 @@ s5_on_data(struct sv_conn *c, struct sv_rd *in)
 		return s5_greeting(c, in);
 	case S5_AUTH:
 		return s5_auth(c, in);
-	default:
+	case S5_REQUEST:
 		return s5_request(c, in);
+	default: /* held: the core no longer calls */
+		return SV_E_CLOSED;
 	}
 }
 
@@ -178,6 +346,7 @@ const struct sv_frontend_ops sv_fe_socks5 = {
 	.hs_max = SV_SOCKS5_USERPASS_MAX,
 	.on_data = s5_on_data,
 	.on_result = s5_on_result,
+	.on_free = s5_on_free,
 };
 
 /* --- SOCKS4 / 4a --------------------------------------------------------------------- */

@@ -62,6 +62,17 @@ struct sv_frontend_ops {
 	 * Called for each chunk in order, never for sv_conn_send_first bytes. NULL: all.
 	 * The HTTP proxy uses it to forward exactly one request body. */
 	long (*up_filter)(struct sv_conn *c, const uint8_t *p, size_t n);
+	/* Relay, target -> client, for front-ends that carry several exchanges on one
+	 * client connection (the HTTP proxy; NULL: everything verbatim, and up_filter's
+	 * cut drops the rest). Called with each received piece p[0..n) (borrowed) before
+	 * it is written to the client; returns k in 0..n: with *take left false, the first
+	 * k bytes are written as they are (k < n: the rest waits; k == 0 stops the relay
+	 * toward the client); with *take set, the first k bytes are consumed unwritten
+	 * (the front-end keeps what it needs and may queue its own bytes with
+	 * sv_conn_write_reply, written before anything later). Negative: close with RST.
+	 * With this hook, the client bytes after up_filter's cut are kept: reading stops
+	 * and they become the next handshake after sv_conn_exchange_done(c, true). */
+	long (*down_filter)(struct sv_conn *c, const uint8_t *p, size_t n, bool *take);
 	/* The conn is being freed: release what sv_conn_set_data holds. NULL: nothing. */
 	void (*on_free)(struct sv_conn *c);
 };
@@ -86,6 +97,19 @@ extern const struct sv_frontend_ops *const sv_fe_http;
  * 0, or SV_E_CLOSED when the conn is closing (the bytes are dropped), SV_E_TOOBIG (our
  * bug: the conn is closed). */
 int sv_conn_write(struct sv_conn *c, const void *p, size_t n);
+/* Like sv_conn_write, for a reply of any size up to 128 KiB (a generated file such as
+ * /proxy.pac): what does not fit the 1024-byte queue is copied to the heap and written
+ * after it. While that heap write is in flight no more may be queued (SV_E_TOOBIG);
+ * normally followed by sv_conn_reply_and_close. 0, SV_E_CLOSED, SV_E_TOOBIG or
+ * SV_E_NOMEM (the conn is then closed). */
+int sv_conn_write_reply(struct sv_conn *c, const void *p, size_t n);
+/* From down_filter: this exchange's answer ended (with the bytes passed in this call).
+ * Nothing more is relayed toward the client; once it has everything, keep false:
+ * the conn closes; keep true: the target connection is closed and the conn returns
+ * to the handshake (step 0, on_data gets the client's next bytes; the front-end's
+ * data pointer is kept). It closes instead if request bytes were still unsent, or
+ * the client already finished. */
+void sv_conn_exchange_done(struct sv_conn *c, bool keep);
 /* Resolve (if host is a name), connect, then on_result. Stops reading the client until
  * the relay starts. A target text for logs is kept ("host:port", "[v6]:port"). */
 void sv_conn_connect(struct sv_conn *c, const struct sv_conn_target *t);
@@ -93,6 +117,26 @@ void sv_conn_connect(struct sv_conn *c, const struct sv_conn_target *t);
  * head rewritten by the front-end). Copied. Call before or from on_result (success).
  * 0 or SV_E_NOMEM. */
 int sv_conn_send_first(struct sv_conn *c, const void *p, size_t n);
+/* Keep the client connected with no target yet (SOCKS5 UDP ASSOCIATE's control
+ * connection, BIND waiting for its peer); call from on_data, which returns 0. The
+ * handshake timer stops; bytes the client sends are read and dropped; its EOF or an
+ * error closes the conn (on_free follows). timeout_ms > 0: when it passes first,
+ * on_result(c, -ETIMEDOUT, false, NULL, 0) runs and the conn closes after the reply. */
+void sv_conn_hold(struct sv_conn *c, unsigned timeout_ms);
+/* A held conn relays over tc, an established tunnel connection (BIND's accepted one),
+ * which is taken (the core closes it; aborted if c is no longer held). The front-end
+ * has queued its reply before. */
+struct sv_tcpconn;
+void sv_conn_attach(struct sv_conn *c, struct sv_tcpconn *tc);
+/* The client's and the listening socket's addresses; false for a Unix socket. */
+struct sockaddr_storage;
+bool sv_conn_sockaddrs(const struct sv_conn *c, struct sockaddr_storage *peer,
+	struct sockaddr_storage *local);
+/* The listener's bound on resolving + connecting, in ms (normalized: never 0). */
+unsigned sv_conn_connect_timeout(const struct sv_conn *c);
+/* The loop the conn runs on. */
+struct uv_loop_s;
+struct uv_loop_s *sv_conn_loop(const struct sv_conn *c);
 /* Close once the queued reply is written (bounded by a grace timer). */
 void sv_conn_reply_and_close(struct sv_conn *c);
 /* Close now. */

@@ -42,6 +42,7 @@ struct listener {
 	struct listener *prev, *next;
 	struct sv_proxy_config cfg;
 	const struct sv_frontend_ops *fe;
+	void *fe_data;
 	bool is_pipe;
 	bool linked;
 	bool closing;
@@ -128,7 +129,8 @@ on_connection(uv_stream_t *server, int status)
 		reject_client(l);
 		return;
 	}
-	if ((e = sv_conn_accept(server, l->is_pipe, l->fe, &l->cfg, l->name)) != 0) {
+	if ((e = sv_conn_accept_data(server, l->is_pipe, l->fe, l->fe_data, &l->cfg,
+		l->name)) != 0) {
 		log_err_r(e, "listener %s: no memory for a connection", l->name);
 		reject_client(l);
 	}
@@ -381,6 +383,21 @@ sv_proxy_listen(uv_loop_t *loop, enum sv_proxy_kind kind, const char *addr,
 	const struct sv_proxy_config *cfg, char *bound, size_t bound_cap)
 {
 	const struct sv_frontend_ops *fe = frontend_for(kind);
+	int e;
+
+	if (fe == NULL)
+		return SV_E_INVAL;
+	e = sv_proxy_listen_fe(loop, fe, NULL, addr, cfg, bound, bound_cap);
+	if (e == 0)
+		log_debug("listener %s: %s", bound != NULL ? bound : addr, kind_names[kind]);
+	return e;
+}
+
+/* see conn.h */
+int
+sv_proxy_listen_fe(uv_loop_t *loop, const struct sv_frontend_ops *fe, void *fe_data,
+	const char *addr, const struct sv_proxy_config *cfg, char *bound, size_t bound_cap)
+{
 	bool is_unix;
 	struct listener *l;
 	int e;
@@ -395,6 +412,7 @@ sv_proxy_listen(uv_loop_t *loop, enum sv_proxy_kind kind, const char *addr,
 		return SV_E_NOMEM;
 	sv_proxy_config_normalize(&l->cfg, cfg);
 	l->fe = fe;
+	l->fe_data = fe_data;
 	l->is_pipe = is_unix;
 	e = is_unix ? uv_pipe_init(loop, &l->io.pipe, 0) : uv_tcp_init(loop, &l->io.tcp);
 	if (e != 0) {
@@ -414,7 +432,7 @@ sv_proxy_listen(uv_loop_t *loop, enum sv_proxy_kind kind, const char *addr,
 	listeners = l;
 	if (bound != NULL && bound_cap > 0)
 		snprintf(bound, bound_cap, "%s", l->name);
-	log_debug("listener %s: listening (%s%s)", l->name, kind_names[kind],
+	log_debug("listener %s: listening (%s%s)", l->name, fe->name,
 		l->cfg.user != NULL ? ", credentials required" : "");
 	return 0;
 }

@@ -123,9 +123,9 @@ sv_socks5_parse_request(struct sv_rd *in, struct sv_socks5_request *req)
 		return SV_E_PROTO;
 	if ((e = sv_rd_u8(&r, &q.cmd)) != 0)
 		return e;
-	/* BIND and UDP ASSOCIATE are valid commands we do not implement yet; either way the
-	 * answer is 0x07, so there is no need to wait for the rest of the request. */
-	if (q.cmd != SV_SOCKS5_CMD_CONNECT)
+	/* An unknown command is answered 0x07 whatever follows: no need to wait. */
+	if (q.cmd != SV_SOCKS5_CMD_CONNECT && q.cmd != SV_SOCKS5_CMD_BIND &&
+		q.cmd != SV_SOCKS5_CMD_UDP_ASSOCIATE)
 		return -EOPNOTSUPP;
 	if ((e = sv_rd_u8(&r, &rsv)) != 0 || (e = sv_rd_u8(&r, &q.atyp)) != 0 ||
 		(e = read_addr(&r, q.atyp, &q)) != 0 ||
@@ -134,6 +134,52 @@ sv_socks5_parse_request(struct sv_rd *in, struct sv_socks5_request *req)
 	*req = q;
 	*in = r;
 	return 0;
+}
+
+/* see socks5.h */
+int
+sv_socks5_parse_udp(struct sv_rd *in, struct sv_socks5_udp_hdr *h)
+{
+	struct sv_rd r = *in;
+	struct sv_socks5_request q;
+	uint16_t rsv;
+	uint8_t frag;
+	int e;
+
+	/* A datagram arrives whole: a header cut short is malformed, never incomplete. */
+	if (sv_rd_u16(&r, &rsv) != 0 || sv_rd_u8(&r, &frag) != 0)
+		return SV_E_PROTO;
+	if (frag != 0)
+		return -EOPNOTSUPP; /* RFC 1928 section 7: fragments may be dropped */
+	if (sv_rd_u8(&r, &q.atyp) != 0)
+		return SV_E_PROTO;
+	e = read_addr(&r, q.atyp, &q);
+	if (e == -EAFNOSUPPORT)
+		return e;
+	if (e != 0 || sv_rd_u16(&r, &q.port) != 0)
+		return SV_E_PROTO;
+	h->atyp = q.atyp;
+	h->ip = q.ip;
+	memcpy(h->host, q.host, sizeof h->host);
+	h->port = q.port;
+	*in = r;
+	return 0;
+}
+
+/* see socks5.h */
+size_t
+sv_socks5_build_udp_hdr(uint8_t out[static SV_SOCKS5_UDP_HDR_IP_MAX],
+	const struct sv_ip *src, uint16_t port)
+{
+	/* RSV(2) FRAG(0) then the same ATYP ADDR PORT layout as a reply's BND part */
+	uint8_t b[SV_SOCKS5_REPLY_MAX];
+	size_t n = sv_socks5_build_reply(b, 0, src, port);
+
+	memcpy(out, b, n);
+	out[0] = 0;
+	out[1] = 0;
+	out[2] = 0;
+	return n;
 }
 
 /* see socks5.h */

@@ -9,7 +9,7 @@
  *
  * Error codes and the reply each one earns (sv_socks5_rep_from_err):
  *   SV_E_PROTO        malformed (bad version, empty name, NUL in a name)  -> 0x01
- *   -EOPNOTSUPP       command other than CONNECT (BIND, UDP ASSOCIATE)     -> 0x07
+ *   -EOPNOTSUPP       unknown command (not CONNECT, BIND, UDP ASSOCIATE)   -> 0x07
  *   -EAFNOSUPPORT     unknown address type                                  -> 0x08
  *   -EPROTONOSUPPORT  the greeting is SOCKS4 (first byte 4): hand it to the
  *                     SOCKS4 parser (socks4.h), or answer with
@@ -101,9 +101,29 @@ uint8_t sv_socks5_choose_method(const struct sv_socks5_greeting *g, const uint8_
 	size_t n);
 
 /* Request: VER CMD RSV ATYP DST.ADDR DST.PORT. 0, SV_E_INCOMPLETE, SV_E_PROTO,
- * -EOPNOTSUPP (CMD is not CONNECT: BIND and UDP ASSOCIATE are not supported yet),
+ * -EOPNOTSUPP (CMD is not CONNECT, BIND or UDP ASSOCIATE),
  * -EAFNOSUPPORT (ATYP not 1, 3 or 4). RSV is ignored (RFC 1928 gives it no meaning). */
 int sv_socks5_parse_request(struct sv_rd *in, struct sv_socks5_request *req);
+
+/* RFC 1928 section 7, the header of each UDP datagram between the client and the relay:
+ * RSV(2) FRAG(1) ATYP DST.ADDR DST.PORT, then DATA. */
+#define SV_SOCKS5_UDP_HDR_MAX 262   /* with a 255-byte name */
+#define SV_SOCKS5_UDP_HDR_IP_MAX 22 /* with an IPv6 address */
+struct sv_socks5_udp_hdr {
+	uint8_t atyp;
+	struct sv_ip ip;  /* ATYP IPv4/IPv6 */
+	char host[256];   /* ATYP domain: NUL-terminated, 1..255 bytes, no NUL inside */
+	uint16_t port;
+};
+/* Parses the header at the start of a whole datagram; on success in moves to DATA (which
+ * may be empty). 0, SV_E_PROTO (cut short, empty name, NUL in the name), -EOPNOTSUPP
+ * (FRAG != 0: we do not reassemble, so the datagram is dropped as the RFC allows),
+ * -EAFNOSUPPORT (unknown ATYP). RSV is ignored. On error in is untouched. */
+int sv_socks5_parse_udp(struct sv_rd *in, struct sv_socks5_udp_hdr *h);
+/* The header for a datagram from src:port (FRAG 0). src NULL or of an unknown family
+ * gives 0.0.0.0. Returns the length (10 for IPv4, 22 for IPv6). */
+size_t sv_socks5_build_udp_hdr(uint8_t out[static SV_SOCKS5_UDP_HDR_IP_MAX],
+	const struct sv_ip *src, uint16_t port);
 
 /* RFC 1929 sub-negotiation: VER(1) ULEN UNAME PLEN PASSWD. 0, SV_E_INCOMPLETE,
  * SV_E_PROTO (version not 1, NUL inside a field). */

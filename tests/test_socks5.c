@@ -290,19 +290,32 @@ socks5_request_with_bad_version_is_malformed(void **state)
 }
 
 static void
-socks5_request_bind_and_udp_are_not_supported(void **state)
+socks5_request_bind_and_udp_parse_at_every_split(void **state)
 {
-	static const uint8_t bind[] = { 5, 2, 0, 1, 0, 0, 0, 0, 0, 0 };
+	static const uint8_t bind[] = { 5, 2, 0, 1, 10, 1, 2, 3, 0x1f, 0x90 };
 	static const uint8_t udp[] = { 5, 3, 0, 1, 0, 0, 0, 0, 0, 0 };
+	struct sv_socks5_request q;
+
+	check_every_split(parse_request, bind, sizeof bind, 0, &q, sizeof q);
+	assert_int_equal(q.cmd, SV_SOCKS5_CMD_BIND);
+	assert_int_equal(q.ip.family, 4);
+	assert_memory_equal(q.ip.b, "\x0a\x01\x02\x03", 4);
+	assert_int_equal(q.port, 8080);
+	check_every_split(parse_request, udp, sizeof udp, 0, &q, sizeof q);
+	assert_int_equal(q.cmd, SV_SOCKS5_CMD_UDP_ASSOCIATE);
+	assert_int_equal(q.port, 0);
+}
+
+static void
+socks5_request_unknown_command_is_not_supported(void **state)
+{
 	static const uint8_t unknown[] = { 5, 9, 0, 1, 0, 0, 0, 0, 0, 0 };
 	struct sv_socks5_request q;
 
-	check_every_split(parse_request, bind, sizeof bind, -EOPNOTSUPP, &q, sizeof q);
-	check_every_split(parse_request, udp, sizeof udp, -EOPNOTSUPP, &q, sizeof q);
 	check_every_split(parse_request, unknown, sizeof unknown, -EOPNOTSUPP, &q,
 		sizeof q);
 	/* Known after two bytes: no need to wait for an address. */
-	struct sv_rd r = sv_rd_make(bind, 2);
+	struct sv_rd r = sv_rd_make(unknown, 2);
 	assert_int_equal(sv_socks5_parse_request(&r, &q), -EOPNOTSUPP);
 	assert_int_equal(sv_socks5_rep_from_err(-EOPNOTSUPP),
 		SV_SOCKS5_REP_CMD_NOT_SUPPORTED);
@@ -463,6 +476,145 @@ socks5_format_target_truncates_safely(void **state)
 	assert_string_equal(sv_socks5_format_target(&q, text, sizeof text), "a-long-");
 }
 
+/* --- UDP ASSOCIATE datagram header (RFC 1928 section 7) ------------------------------ */
+
+static void
+socks5_udp_header_ipv4_parses_and_leaves_data(void **state)
+{
+	static const uint8_t d[] = { 0, 0, 0, 1, 10, 77, 0, 1, 0x1f, 0x90, 'h', 'i' };
+	struct sv_socks5_udp_hdr h;
+	struct sv_rd r = sv_rd_make(d, sizeof d);
+
+	assert_int_equal(sv_socks5_parse_udp(&r, &h), 0);
+	assert_int_equal(h.atyp, SV_SOCKS5_ATYP_IPV4);
+	assert_int_equal(h.ip.family, 4);
+	assert_memory_equal(h.ip.b, "\x0a\x4d\x00\x01", 4);
+	assert_int_equal(h.port, 8080);
+	assert_ptr_equal(r.p, d + 10);
+	assert_int_equal(r.n, 2);
+}
+
+static void
+socks5_udp_header_ipv6_and_domain_parse(void **state)
+{
+	uint8_t d6[4 + 16 + 2 + 1] = { 0xff, 0xff, 0, 4 }; /* RSV is ignored */
+	static const uint8_t dn[] = { 0, 0, 0, 3, 4, 'h', 'o', 's', 't', 0, 53, 'x' };
+	struct sv_socks5_udp_hdr h;
+	struct sv_rd r;
+
+	d6[4] = 0xfd;
+	d6[19] = 1;
+	d6[20] = 0;
+	d6[21] = 7;
+	r = sv_rd_make(d6, sizeof d6);
+	assert_int_equal(sv_socks5_parse_udp(&r, &h), 0);
+	assert_int_equal(h.ip.family, 6);
+	assert_int_equal(h.ip.b[0], 0xfd);
+	assert_int_equal(h.ip.b[15], 1);
+	assert_int_equal(h.port, 7);
+	assert_int_equal(r.n, 1);
+	r = sv_rd_make(dn, sizeof dn);
+	assert_int_equal(sv_socks5_parse_udp(&r, &h), 0);
+	assert_int_equal(h.atyp, SV_SOCKS5_ATYP_DOMAIN);
+	assert_string_equal(h.host, "host");
+	assert_int_equal(h.port, 53);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.p[0], 'x');
+}
+
+/* A datagram is whole: every cut inside the header is malformed, never "incomplete". */
+static void
+socks5_udp_header_cut_anywhere_is_malformed(void **state)
+{
+	static const uint8_t d4[] = { 0, 0, 0, 1, 10, 77, 0, 1, 0x1f, 0x90 };
+	static const uint8_t dn[] = { 0, 0, 0, 3, 4, 'h', 'o', 's', 't', 0, 53 };
+	const uint8_t *msgs[] = { d4, dn };
+	size_t lens[] = { sizeof d4, sizeof dn };
+	struct sv_socks5_udp_hdr h;
+
+	for (size_t m = 0; m < 2; m++) {
+		for (size_t k = 0; k < lens[m]; k++) {
+			struct sv_rd r = sv_rd_make(msgs[m], k);
+			assert_int_equal(sv_socks5_parse_udp(&r, &h), SV_E_PROTO);
+			assert_ptr_equal(r.p, msgs[m]);
+			assert_int_equal(r.n, k);
+		}
+		struct sv_rd r = sv_rd_make(msgs[m], lens[m]);
+		assert_int_equal(sv_socks5_parse_udp(&r, &h), 0);
+		assert_int_equal(r.n, 0);
+	}
+}
+
+static void
+socks5_udp_fragment_is_refused_before_the_address(void **state)
+{
+	static const uint8_t frag[] = { 0, 0, 1, 1, 10, 77, 0, 1, 0x1f, 0x90, 'x' };
+	static const uint8_t frag_short[] = { 0, 0, 0x81, 9 }; /* last fragment, bad ATYP */
+	struct sv_socks5_udp_hdr h;
+	struct sv_rd r = sv_rd_make(frag, sizeof frag);
+
+	assert_int_equal(sv_socks5_parse_udp(&r, &h), -EOPNOTSUPP);
+	assert_ptr_equal(r.p, frag);
+	r = sv_rd_make(frag_short, sizeof frag_short);
+	assert_int_equal(sv_socks5_parse_udp(&r, &h), -EOPNOTSUPP);
+}
+
+static void
+socks5_udp_header_bad_address_is_refused(void **state)
+{
+	static const uint8_t atyp[] = { 0, 0, 0, 2, 1, 2, 3, 4, 0, 80 };
+	static const uint8_t empty[] = { 0, 0, 0, 3, 0, 0, 80 };
+	static const uint8_t nul[] = { 0, 0, 0, 3, 3, 'a', 0, 'b', 0, 80 };
+	struct sv_socks5_udp_hdr h;
+	struct sv_rd r = sv_rd_make(atyp, sizeof atyp);
+
+	assert_int_equal(sv_socks5_parse_udp(&r, &h), -EAFNOSUPPORT);
+	assert_ptr_equal(r.p, atyp);
+	r = sv_rd_make(empty, sizeof empty);
+	assert_int_equal(sv_socks5_parse_udp(&r, &h), SV_E_PROTO);
+	r = sv_rd_make(nul, sizeof nul);
+	assert_int_equal(sv_socks5_parse_udp(&r, &h), SV_E_PROTO);
+	assert_ptr_equal(r.p, nul);
+}
+
+static void
+socks5_udp_header_with_empty_data_parses(void **state)
+{
+	static const uint8_t d[] = { 0, 0, 0, 1, 127, 0, 0, 1, 0, 9 };
+	struct sv_socks5_udp_hdr h;
+	struct sv_rd r = sv_rd_make(d, sizeof d);
+
+	assert_int_equal(sv_socks5_parse_udp(&r, &h), 0);
+	assert_int_equal(r.n, 0);
+	assert_int_equal(h.port, 9);
+}
+
+static void
+socks5_udp_header_build_round_trips(void **state)
+{
+	uint8_t out[SV_SOCKS5_UDP_HDR_IP_MAX + 1];
+	struct sv_ip v4 = { .family = 4, .b = { 10, 77, 0, 1 } };
+	struct sv_ip v6 = { .family = 6, .b = { 0xfd, [15] = 2 } };
+	struct sv_socks5_udp_hdr h;
+	struct sv_rd r;
+	size_t n;
+
+	n = sv_socks5_build_udp_hdr(out, &v4, 5353);
+	assert_int_equal(n, 10);
+	assert_memory_equal(out, "\0\0\0\x01\x0a\x4d\0\x01\x14\xe9", 10);
+	r = sv_rd_make(out, n);
+	assert_int_equal(sv_socks5_parse_udp(&r, &h), 0);
+	assert_int_equal(h.port, 5353);
+	n = sv_socks5_build_udp_hdr(out, &v6, 1);
+	assert_int_equal(n, 22);
+	r = sv_rd_make(out, n);
+	assert_int_equal(sv_socks5_parse_udp(&r, &h), 0);
+	assert_memory_equal(h.ip.b, v6.b, 16);
+	n = sv_socks5_build_udp_hdr(out, NULL, 0);
+	assert_int_equal(n, 10);
+	assert_memory_equal(out, "\0\0\0\x01\0\0\0\0\0\0", 10);
+}
+
 int
 main(void)
 {
@@ -481,7 +633,15 @@ main(void)
 		cmocka_unit_test(socks5_request_empty_domain_is_malformed),
 		cmocka_unit_test(socks5_request_domain_with_nul_is_malformed),
 		cmocka_unit_test(socks5_request_with_bad_version_is_malformed),
-		cmocka_unit_test(socks5_request_bind_and_udp_are_not_supported),
+		cmocka_unit_test(socks5_request_bind_and_udp_parse_at_every_split),
+		cmocka_unit_test(socks5_request_unknown_command_is_not_supported),
+		cmocka_unit_test(socks5_udp_header_ipv4_parses_and_leaves_data),
+		cmocka_unit_test(socks5_udp_header_ipv6_and_domain_parse),
+		cmocka_unit_test(socks5_udp_header_cut_anywhere_is_malformed),
+		cmocka_unit_test(socks5_udp_fragment_is_refused_before_the_address),
+		cmocka_unit_test(socks5_udp_header_bad_address_is_refused),
+		cmocka_unit_test(socks5_udp_header_with_empty_data_parses),
+		cmocka_unit_test(socks5_udp_header_build_round_trips),
 		cmocka_unit_test(socks5_request_unknown_address_type_is_not_supported),
 		cmocka_unit_test(socks5_pipelined_greeting_request_and_data_parse_in_order),
 		cmocka_unit_test(socks5_userpass_parses_at_every_split),

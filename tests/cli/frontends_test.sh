@@ -9,8 +9,8 @@
 #    --proxy-password-file;
 #  - the one-port --proxy listener with SOCKS5, SOCKS4a, SOCKS4, HTTP (an http:// URL
 #    and CONNECT), and --http; HTTP with credentials (407 without them); POST bodies
-#    with Content-Length and chunked; a request pipelined after the first is dropped,
-#    never relayed to the first one's origin;
+#    with Content-Length and chunked; a request pipelined after the first is never
+#    relayed on the first one's origin connection (it gets its own);
 #  - a Unix socket listener (mode 0600; python3 speaks SOCKS5 over it), a stale socket
 #    file replaced, a live one refused;
 #  - --idle-timeout closes a relayed connection without traffic; --max-clients closes

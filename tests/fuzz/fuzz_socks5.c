@@ -24,7 +24,8 @@ check_request(const struct sv_socks5_request *q)
 	uint8_t out[SV_SOCKS5_REPLY_MAX];
 	char text[300];
 
-	CHECK(q->cmd == SV_SOCKS5_CMD_CONNECT);
+	CHECK(q->cmd == SV_SOCKS5_CMD_CONNECT || q->cmd == SV_SOCKS5_CMD_BIND ||
+		q->cmd == SV_SOCKS5_CMD_UDP_ASSOCIATE);
 	if (q->atyp == SV_SOCKS5_ATYP_DOMAIN) {
 		size_t n = strnlen(q->host, sizeof q->host);
 		CHECK(n >= 1 && n <= 255);

@@ -21,9 +21,11 @@
 
 #include <arpa/inet.h>
 #include <slirp/libslirp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/err.h"
 #include "core/log.h"
 #include "core/tunnel.h"
 #include "server.h"
@@ -361,6 +363,30 @@ in6(const uint8_t a[16])
 	struct in6_addr r;
 	memcpy(r.s6_addr, a, 16);
 	return r;
+}
+
+/* see server.h */
+int
+hub_lan_hostfwd(struct hub_lan *l, const char *spec)
+{
+	char hip[INET_ADDRSTRLEN], gip[INET_ADDRSTRLEN];
+	unsigned hport, gport;
+	struct in_addr ha, ga;
+	int used = 0;
+
+	if (sscanf(spec, "tcp:%15[0-9.]:%5u-%15[0-9.]:%5u%n", hip, &hport, gip, &gport,
+		&used) != 4 || spec[used] != '\0' || hport == 0 || hport > 65535 ||
+		gport == 0 || gport > 65535 || inet_pton(AF_INET, hip, &ha) != 1 ||
+		inet_pton(AF_INET, gip, &ga) != 1) {
+		log_err("--hostfwd '%s': expected tcp:HOSTIP:PORT-GUESTIP:PORT", spec);
+		return SV_E_INVAL;
+	}
+	if (slirp_add_hostfwd(l->slirp, 0, ha, (int)hport, ga, (int)gport) != 0) {
+		log_err("--hostfwd '%s': slirp refused it (port in use?)", spec);
+		return SV_E_INVAL;
+	}
+	log_info("lan %u: %s:%u forwarded to %s:%u", l->id, hip, hport, gip, gport);
+	return 0;
 }
 
 /* see server.h */

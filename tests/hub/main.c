@@ -36,6 +36,8 @@ static const char usage[] =
 	"                            takes the password from $SEVPN_TESTHUB_PASSWORD\n"
 	"  --anonymous NAME          anonymous user (authtype 0)\n"
 	"  --dns-name NAME=IP        DNS record (repeatable; default intranet.test=10.77.0.1)\n"
+	"  --hostfwd tcp:HIP:HP-GIP:GP  connections to HIP:HP here go to GIP:GP on the LAN\n"
+	"                            (a client's address; for reverse-forward tests)\n"
 	"  --timeout MS              session timeout sent in the welcome (default 20000)\n"
 	"  --max-sessions N          concurrent sessions (default 64; then error 16)\n"
 	"Fault injection:\n"
@@ -288,8 +290,12 @@ enum {
 	OPT_LISTEN = 256, OPT_CERT, OPT_KEY, OPT_HUB, OPT_USER, OPT_ANON, OPT_DNS, OPT_TIMEOUT,
 	OPT_MAXSESS, OPT_F_LOGIN, OPT_F_BYTES, OPT_F_MS, OPT_F_RST, OPT_F_ALT, OPT_F_KILL,
 	OPT_F_DELAY, OPT_F_JITTER, OPT_F_LOSS, OPT_F_SEED, OPT_F_RATE, OPT_F_SLOWTLS, OPT_F_BAD,
-	OPT_LOGLEVEL,
+	OPT_LOGLEVEL, OPT_HOSTFWD,
 };
+
+/* --hostfwd specs (argv strings), applied once the LAN exists. */
+static const char *hostfwds[8];
+static size_t n_hostfwds;
 
 static const struct option long_opts[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
@@ -299,6 +305,7 @@ static const struct option long_opts[] = {
 	{ "user", required_argument, NULL, OPT_USER },
 	{ "anonymous", required_argument, NULL, OPT_ANON },
 	{ "dns-name", required_argument, NULL, OPT_DNS },
+	{ "hostfwd", required_argument, NULL, OPT_HOSTFWD },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "max-sessions", required_argument, NULL, OPT_MAXSESS },
 	{ "fault-login-error", required_argument, NULL, OPT_F_LOGIN },
@@ -374,6 +381,12 @@ parse_args(struct hub_config *c, int argc, char **argv, int *level)
 		case OPT_USER: r = add_user(c, optarg); break;
 		case OPT_ANON: r = hub_config_add_anonymous(c, optarg); break;
 		case OPT_DNS: r = hub_dns_add(&c->dns, optarg); break;
+		case OPT_HOSTFWD:
+			if (n_hostfwds == sizeof hostfwds / sizeof hostfwds[0])
+				r = SV_E_INVAL;
+			else
+				hostfwds[n_hostfwds++] = optarg;
+			break;
 		case OPT_TIMEOUT:
 			if ((r = parse_u64(optarg, 600000, &v)) == 0 && v < 1000)
 				r = SV_E_INVAL;
@@ -545,6 +558,9 @@ main(int argc, char **argv)
 	h.rng = cfg.faults.seed ? cfg.faults.seed : 1;
 	if ((h.lan = hub_lan_new(h.loop, &cfg.net, &cfg.dns, 0, hub_switch_emit, &h)) == NULL)
 		goto out;
+	for (size_t i = 0; i < n_hostfwds; i++)
+		if (hub_lan_hostfwd(h.lan, hostfwds[i]) != 0)
+			goto out;
 	if (start_listener(&h, &cfg) != 0)
 		goto out;
 	uv_prepare_init(h.loop, &h.flush);

@@ -114,5 +114,9 @@ struct hub_lan *hub_lan_new(uv_loop_t *loop, const struct hub_net *net,
 void hub_lan_input(struct hub_lan *l, const uint8_t *frame, size_t len);
 /* Destroys slirp at once (no more emit calls); handles close later. Accepts NULL. */
 void hub_lan_free(struct hub_lan *l);
+/* --hostfwd tcp:HOSTIP:HOSTPORT-GUESTIP:GUESTPORT: connections to HOSTIP:HOSTPORT on
+ * this machine enter the LAN towards GUESTIP:GUESTPORT (a client's lease), for testing
+ * reverse forwards. 0 or SV_E_INVAL (logged). */
+int hub_lan_hostfwd(struct hub_lan *l, const char *spec);
 
 #endif

@@ -3,8 +3,8 @@
 # session with its key (spec 12), frames are spread over them, a 64 MiB download through
 # SOCKS5 arrives intact; then one of the connections is destroyed mid-download (a 5.01
 # server then drops the whole session, spec 13.3): the client logs in again, the extra
-# connections join again and the download still completes. Also --compress: the server
-# grants it and a download is intact.
+# connections join again and the download still completes. Also --compress and
+# --half-duplex: the server grants them and data is intact.
 # Usage: realserver_maxtcp.sh PATH/TO/sevpn-proxy     (exit 0 pass, 1 fail, 77 skip)
 . "$(dirname "$0")/lib.sh"
 
@@ -49,4 +49,17 @@ grep -q "Use of compression: Yes" "$SV_ROOT"/srv/log/server_log/*.log ||
 	sv_fail "the server log does not show compression in use"
 : "$SV_PROXY_LOG_OLD"
 sv_log "--compress: granted by the server, data intact"
+kill -TERM "$SV_PROXY_PID"
+sv_wait_gone "$SV_PROXY_PID" 5 || sv_fail "no exit within 5 s of SIGTERM"
+
+# --half-duplex: one-way connections (spec 11.5), data intact both ways
+sv_proxy_start --max-tcp 2 --half-duplex
+body=$(SV_CURL_TIMEOUT=20 sv_curl --socks5-hostname "$SV_SOCKS" "http://$SV_LAN_NAME/small.txt") ||
+	sv_fail "fetch with --half-duplex failed"
+[ "$body" = "hello over IPv6" ] || sv_fail "with --half-duplex: '$body'"
+got=$(sv_curl --socks5-hostname "$SV_SOCKS" "http://$SV_LAN_NAME/big.bin" | sha256sum | cut -d' ' -f1)
+[ "$got" = "$SV_BIG_SHA256" ] || sv_fail "64 MiB with --half-duplex: sha256 mismatch"
+grep -q "Use of Half duplex communication: Yes" "$SV_ROOT"/srv/log/server_log/*.log ||
+	sv_fail "the server log does not show half-duplex in use"
+sv_log "--half-duplex: granted, 64 MiB intact"
 sv_log "PASS"

@@ -14,8 +14,7 @@ sv_net_up
 sv_lan_up 64
 sv_server_up
 sv_proxy_prepare "$1"
-# shellcheck disable=SC2119 # default arguments
-sv_proxy_start
+sv_proxy_start --control 127.0.0.1:9099
 
 sv_check_no_caps "$SV_PROXY_PID"
 sv_log "sevpn-proxy runs as uid $SV_RUN_UID with no capabilities"
@@ -30,9 +29,10 @@ esac
 grep -q " ${SV_READY_IP%/*} " "$SV_ROOT/lan/dnsmasq.leases" ||
 	sv_fail "dnsmasq has no lease for ${SV_READY_IP%/*}"
 
-# It listens on the loopback SOCKS address only (it is the only program in this namespace).
+# It listens on the loopback SOCKS address and the loopback control port only (it is the only program in this namespace).
 listen=$(ip netns exec "$SV_NS_CLI" ss -Hltn | awk '{ print $4 }' | sort | tr '\n' ' ')
-[ "$listen" = "$SV_SOCKS " ] || sv_fail "TCP listeners in the client namespace: '$listen', expected only $SV_SOCKS"
+[ "$listen" = "$SV_SOCKS 127.0.0.1:9099 " ] ||
+	sv_fail "TCP listeners in the client namespace: '$listen', expected only $SV_SOCKS and the control port"
 
 # 64 MiB by name: the proxy resolves intranet.test through the VPN's DNS (socks5h).
 t0=$(sv_now)
@@ -66,6 +66,18 @@ done
 sv_log "IPv6 CONNECT to [$SV_LAN_IP6] ok (ready ip6='$SV_READY_IP6')"
 grep -q "^fd77:.* \"GET /small.txt" "$SV_ROOT/lan/httpd.log" ||
 	sv_fail "the LAN server saw no request from an fd77:: address"
+
+# The status screen's fields against the real server (GET /status on --control).
+status=$(SV_CURL_TIMEOUT=5 sv_curl "http://127.0.0.1:9099/status") || sv_fail "GET /status failed"
+for want in '"state":"established"' '"server_product":"SoftEther VPN Server' '"server_version":501' \
+	'"server_build":9674' '"session_name":"SID-ALICE-' '"connection_name":"CID-' \
+	"\"server_cert_sha256\":\"$SV_PIN\"" "\"ip\":\"${SV_READY_IP%/*}\"" '"cipher":"ECDHE-RSA-AES256-GCM-SHA384"' \
+	'"max_connection":1' '"encryption":true' '"compression":false'; do
+	case $status in *"$want"*) ;; *) sv_fail "/status lacks $want: $status" ;; esac
+done
+bytes=$(printf '%s' "$status" | sed -n 's/.*"bytes_in":\([0-9]*\).*/\1/p')
+[ "${bytes:-0}" -gt 67108864 ] || sv_fail "/status bytes_in=$bytes after a 64 MiB download"
+sv_log "/status fields match the real server's session"
 
 # Still unprivileged after all that; then an orderly stop.
 sv_check_no_caps "$SV_PROXY_PID" 2>/dev/null

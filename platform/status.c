@@ -84,6 +84,13 @@ put_lease_json(struct out *o, const struct sv_status *st)
 			put_jstr(o, sv_ip_format(&l->dns[i], b, sizeof b));
 			put(o, "%s", i + 1 < l->n_dns ? "," : "");
 		}
+		put(o, "],\"domain\":");
+		put_jstr(o, l->domain);
+		put(o, ",\"search\":[");
+		for (unsigned i = 0; i < l->n_search; i++) {
+			put_jstr(o, l->search[i]);
+			put(o, "%s", i + 1 < l->n_search ? "," : "");
+		}
 		put(o, "],\"ipv6\":[");
 		for (unsigned i = 0; i < l->n_ip6; i++) {
 			put_jstr(o, sv_ip_format(&l->ip6[i], b, sizeof b));
@@ -202,6 +209,10 @@ sv_status_text(const struct sv_status *st, char *buf, size_t cap)
 		for (unsigned i = 0; i < st->lease.n_dns; i++)
 			put(&o, "DNS server:        %s\n",
 				sv_ip_format(&st->lease.dns[i], b, sizeof b));
+		if (st->lease.domain[0])
+			put(&o, "DNS domain:        %s\n", st->lease.domain);
+		for (unsigned i = 0; i < st->lease.n_search; i++)
+			put(&o, "Search domain:     %s\n", st->lease.search[i]);
 		for (unsigned i = 0; i < st->lease.n_ip6; i++)
 			put(&o, "IPv6 address:      %s\n",
 				sv_ip_format(&st->lease.ip6[i], b, sizeof b));

@@ -34,6 +34,10 @@ sample(struct sv_status *st)
 	sv_ip_parse("10.77.0.1", &st->lease.gw);
 	sv_ip_parse("10.77.0.1", &st->lease.dns[0]);
 	st->lease.n_dns = 1;
+	strcpy(st->lease.domain, "corp.test");
+	strcpy(st->lease.search[0], "lab.test");
+	strcpy(st->lease.search[1], "corp.test");
+	st->lease.n_search = 2;
 	st->bytes_in = 1234567;
 	st->frames_out = 42;
 	st->proxy_connections = 3;
@@ -54,6 +58,7 @@ json_has_the_fields_and_escapes_strings(void **state)
 	assert_non_null(strstr(buf, "\"session_name\":\"SID-ALICE-2\""));
 	assert_non_null(strstr(buf, "\"ip\":\"10.77.0.123\",\"prefix_len\":24"));
 	assert_non_null(strstr(buf, "\"dns\":[\"10.77.0.1\"]"));
+	assert_non_null(strstr(buf, "\"domain\":\"corp.test\",\"search\":[\"lab.test\",\"corp.test\"]"));
 	assert_non_null(strstr(buf, "\"bytes_in\":1234567"));
 	assert_non_null(strstr(buf, "\"proxy_connections\":3}"));
 	assert_int_equal(buf[n - 1], '\n');

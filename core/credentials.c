@@ -9,7 +9,6 @@
  * public key, proves that key and certificate belong together.
  */
 #include <bearssl.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,20 +37,6 @@ struct der {
 	bool overflow;
 	char label[64]; /* PEM label, "" for DER input */
 };
-
-static int fail(char *err, size_t cap, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int
-fail(char *err, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-	return SV_E_INVAL;
-}
 
 static const char *
 what(enum kind k)
@@ -205,7 +190,7 @@ decode_input(const uint8_t *in, size_t n, enum kind k, struct der *d, char *err,
 	size_t total;
 
 	if (n == 0)
-		return fail(err, errcap, "%s: the file is empty", what(k));
+		return sv_errf(err, errcap, "%s: the file is empty", what(k));
 	if ((d->p = malloc(n)) == NULL)
 		return SV_E_NOMEM;
 	d->cap = n;
@@ -214,22 +199,22 @@ decode_input(const uint8_t *in, size_t n, enum kind k, struct der *d, char *err,
 		d->len = n;
 	} else if (pem_decode(in, n, k, d, other) != 0 || d->overflow) {
 		if (k == KIND_KEY && contains(in, n, "ENCRYPTED"))
-			return fail(err, errcap, "private key: the key is encrypted, which is "
+			return sv_errf(err, errcap, "private key: the key is encrypted, which is "
 				"not supported; write an unencrypted copy readable only by you "
 				"(openssl pkey -in KEY -out KEY.plain)");
 		if (other[0] != 0)
-			return fail(err, errcap, "%s: the file holds a PEM \"%s\" but no %s%s",
+			return sv_errf(err, errcap, "%s: the file holds a PEM \"%s\" but no %s%s",
 				what(k), other, what(k),
 				k == KIND_KEY ? " (were --cert and --key swapped?)" : "");
-		return fail(err, errcap, "%s: neither DER nor a PEM %s block", what(k),
+		return sv_errf(err, errcap, "%s: neither DER nor a PEM %s block", what(k),
 			k == KIND_CERT ? "CERTIFICATE" : "PRIVATE KEY");
 	}
 	if (strcmp(d->label, "ENCRYPTED PRIVATE KEY") == 0)
-		return fail(err, errcap, "private key: the key is encrypted, which is not "
+		return sv_errf(err, errcap, "private key: the key is encrypted, which is not "
 			"supported; write an unencrypted copy readable only by you "
 			"(openssl pkey -in KEY -out KEY.plain)");
 	if (!der_seq_len(d->p, d->len, &total))
-		return fail(err, errcap, "%s: not a valid DER structure", what(k));
+		return sv_errf(err, errcap, "%s: not a valid DER structure", what(k));
 	d->len = total; /* trailing bytes after the object are not part of it */
 	return 0;
 }
@@ -237,7 +222,7 @@ decode_input(const uint8_t *in, size_t n, enum kind k, struct der *d, char *err,
 static int
 ec_refused(char *err, size_t errcap, enum kind k)
 {
-	return fail(err, errcap, "%s: an EC key; SoftEther certificate authentication "
+	return sv_errf(err, errcap, "%s: an EC key; SoftEther certificate authentication "
 		"signs with RSA only: use an RSA key of %u to %u bits", what(k),
 		SV_CREDENTIALS_RSA_MIN_BITS, SV_CREDENTIALS_RSA_MAX_BITS);
 }
@@ -283,17 +268,17 @@ load_key(struct sv_credentials *c, const struct der *d, char *err, size_t errcap
 	br_skey_decoder_push(&kd, d->p, d->len);
 	int e = br_skey_decoder_last_error(&kd);
 	if (e != 0) {
-		r = fail(err, errcap, "private key: not an unencrypted RSA key in PKCS#1 or "
+		r = sv_errf(err, errcap, "private key: not an unencrypted RSA key in PKCS#1 or "
 			"PKCS#8 form (BearSSL error %d)", e);
 	} else if (br_skey_decoder_key_type(&kd) == BR_KEYTYPE_EC) {
 		r = ec_refused(err, errcap, KIND_KEY);
 	} else if (br_skey_decoder_key_type(&kd) != BR_KEYTYPE_RSA) {
-		r = fail(err, errcap, "%s", "private key: not an RSA key");
+		r = sv_errf(err, errcap, "%s", "private key: not an RSA key");
 	} else {
 		const br_rsa_private_key *sk = br_skey_decoder_get_rsa(&kd);
 		if (sk->n_bitlen < SV_CREDENTIALS_RSA_MIN_BITS ||
 			sk->n_bitlen > SV_CREDENTIALS_RSA_MAX_BITS)
-			r = fail(err, errcap, "private key: RSA-%u; SoftEther accepts %u to "
+			r = sv_errf(err, errcap, "private key: RSA-%u; SoftEther accepts %u to "
 				"%u bits", (unsigned)sk->n_bitlen, SV_CREDENTIALS_RSA_MIN_BITS,
 				SV_CREDENTIALS_RSA_MAX_BITS);
 		else
@@ -316,23 +301,23 @@ check_cert(struct sv_credentials *c, const struct der *d, char *err, size_t errc
 	size_t n;
 
 	if (d->len > SV_SESSION_CERT_MAX)
-		return fail(err, errcap, "certificate: %zu bytes; at most %u fit in the "
+		return sv_errf(err, errcap, "certificate: %zu bytes; at most %u fit in the "
 			"login request", d->len, SV_SESSION_CERT_MAX);
 	br_x509_decoder_init(&xd, NULL, NULL);
 	br_x509_decoder_push(&xd, d->p, d->len);
 	int e = br_x509_decoder_last_error(&xd);
 	const br_x509_pkey *pk = e == 0 ? br_x509_decoder_get_pkey(&xd) : NULL;
 	if (pk == NULL)
-		return fail(err, errcap, "certificate: not an X.509 certificate "
+		return sv_errf(err, errcap, "certificate: not an X.509 certificate "
 			"(BearSSL error %d)", e);
 	if (pk->key_type == BR_KEYTYPE_EC)
 		return ec_refused(err, errcap, KIND_CERT);
 	if (pk->key_type != BR_KEYTYPE_RSA)
-		return fail(err, errcap, "%s", "certificate: not an RSA public key");
+		return sv_errf(err, errcap, "%s", "certificate: not an RSA public key");
 	if (sv_credentials_sign(c, probe, sig, sizeof sig, &n) != 0 ||
 		!br_rsa_pkcs1_vrfy_get_default()(sig, n, BR_HASH_OID_SHA1, sizeof hash,
 			&pk->key.rsa, hash))
-		return fail(err, errcap, "%s", "the private key does not belong to the "
+		return sv_errf(err, errcap, "%s", "the private key does not belong to the "
 			"certificate");
 	br_sha1_context h;
 	uint8_t want[20];
@@ -340,7 +325,7 @@ check_cert(struct sv_credentials *c, const struct der *d, char *err, size_t errc
 	br_sha1_update(&h, probe, sizeof probe);
 	br_sha1_out(&h, want);
 	if (memcmp(hash, want, sizeof want) != 0)
-		return fail(err, errcap, "%s", "the private key does not belong to the "
+		return sv_errf(err, errcap, "%s", "the private key does not belong to the "
 			"certificate");
 	return 0;
 }

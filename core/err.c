@@ -3,6 +3,7 @@
  * (spec section 10 and Appendix A).
  */
 #include <stddef.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -338,4 +339,16 @@ sv_softether_err_is_permanent(unsigned code)
 		if (permanent_codes[i] == code)
 			return 1;
 	return 0;
+}
+
+/* see err.h */
+int
+sv_errf(char *err, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, cap, fmt, ap);
+	va_end(ap);
+	return SV_E_INVAL;
 }

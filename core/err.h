@@ -29,6 +29,13 @@ enum {
 	SV_E_NOTFOUND = -1013,   /* name or element not found */
 };
 
+#include <stddef.h>
+
+/* Formats a sentence for the user into err[0..cap) and returns SV_E_INVAL: the one way
+ * parsers of configuration say what is wrong. */
+int sv_errf(char *err, size_t cap, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Text for an SV_E_* code or a negative errno. Never NULL. */
 const char *sv_strerror(int r);
 

@@ -1,25 +1,10 @@
 /* INI reader; see ini.h. */
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "err.h"
 #include "ini.h"
-
-static int fail(char *err, size_t cap, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int
-fail(char *err, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-	return SV_E_INVAL;
-}
 
 static bool
 is_blank(char c)
@@ -63,9 +48,9 @@ parse_section(char *line, char **name, char *err, size_t cap)
 {
 	char *close = strchr(line, ']');
 	if (close == NULL)
-		return fail(err, cap, "%s", "a section line needs a closing ']'");
+		return sv_errf(err, cap, "%s", "a section line needs a closing ']'");
 	if (!only_comment_left(close + 1))
-		return fail(err, cap, "%s", "unexpected text after ']'");
+		return sv_errf(err, cap, "%s", "unexpected text after ']'");
 	size_t n = (size_t)(close - line - 1);
 	char *s = trim(line + 1, &n), *w = s;
 	for (size_t i = 0; i < n; i++) {
@@ -75,7 +60,7 @@ parse_section(char *line, char **name, char *err, size_t cap)
 	}
 	*w = '\0';
 	if (w == s)
-		return fail(err, cap, "%s", "empty section name '[]'");
+		return sv_errf(err, cap, "%s", "empty section name '[]'");
 	*name = s;
 	return 0;
 }
@@ -87,19 +72,19 @@ parse_quoted(char *s, char **value, char *err, size_t cap)
 	char *r = s + 1, *w = s;
 	for (;; r++) {
 		if (*r == '\0')
-			return fail(err, cap, "%s", "missing closing '\"'");
+			return sv_errf(err, cap, "%s", "missing closing '\"'");
 		if (*r == '"')
 			break;
 		if (*r == '\\') {
 			if (r[1] != '"' && r[1] != '\\')
-				return fail(err, cap, "%s", "in quotes, '\\' may only "
+				return sv_errf(err, cap, "%s", "in quotes, '\\' may only "
 					"precede '\"' or '\\'");
 			r++;
 		}
 		*w++ = *r;
 	}
 	if (!only_comment_left(r + 1))
-		return fail(err, cap, "%s", "unexpected text after the closing '\"'");
+		return sv_errf(err, cap, "%s", "unexpected text after the closing '\"'");
 	*w = '\0';
 	*value = s;
 	return 0;
@@ -133,7 +118,7 @@ parse_pair(char *line, char **key, char **value, char *err, size_t cap)
 	while (is_blank(*rest))
 		rest++;
 	if (klen == 0 || (*rest != '=' && !only_comment_left(rest)))
-		return fail(err, cap, "%s", "expected 'key = value' (keys are "
+		return sv_errf(err, cap, "%s", "expected 'key = value' (keys are "
 			"letters, digits, '-', '_' and '.'), '[section]' or a comment");
 	bool has_value = *rest == '=';
 	line[klen] = '\0';
@@ -195,10 +180,10 @@ sv_ini_parse(const char *text, size_t len, sv_ini_fn *fn, void *arg,
 		if (n > 0 && text[n - 1] == '\r')
 			n--;
 		if (n > SV_INI_LINE_MAX)
-			r = fail(err, errcap, "line longer than %u bytes",
+			r = sv_errf(err, errcap, "line longer than %u bytes",
 				SV_INI_LINE_MAX);
 		else if (memchr(text, '\0', n) != NULL)
-			r = fail(err, errcap, "%s", "NUL byte (not a text file?)");
+			r = sv_errf(err, errcap, "%s", "NUL byte (not a text file?)");
 		else {
 			memcpy(line, text, n);
 			line[n] = '\0';

@@ -18,7 +18,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -480,19 +479,6 @@ struct parse {
 	size_t cap;
 };
 
-static int fail(char *err, size_t cap, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int
-fail(char *err, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-	return SV_E_INVAL;
-}
-
 static int
 set_str(char **dst, const char *v)
 {
@@ -584,10 +570,10 @@ add_listener(char **list, unsigned *n, const char *what, const char *arg, char *
 	size_t cap)
 {
 	if (*n == SV_MAX_LISTENERS)
-		return fail(err, cap, "%s %s: too many listeners (at most %d)", what, arg,
+		return sv_errf(err, cap, "%s %s: too many listeners (at most %d)", what, arg,
 			SV_MAX_LISTENERS);
 	if (strncmp(arg, "unix:", 5) == 0 && arg[5] == '\0')
-		return fail(err, cap, "%s %s: expected unix:PATH", what, arg);
+		return sv_errf(err, cap, "%s %s: expected unix:PATH", what, arg);
 	if ((list[*n] = strdup(arg)) == NULL)
 		return SV_E_NOMEM;
 	(*n)++;
@@ -607,7 +593,7 @@ apply(struct sv_config *c, int opt, const char *what, const char *arg, int *nver
 		free(c->server_host);
 		c->server_host = NULL;
 		if (sv_config_parse_hostport(arg, 443, &c->server_host, &c->server_port) != 0)
-			return fail(err, cap, "%s '%s': expected HOST, HOST:PORT or "
+			return sv_errf(err, cap, "%s '%s': expected HOST, HOST:PORT or "
 				"[IPv6]:PORT", what, arg);
 		return 0;
 	case OPT_HUB:
@@ -620,7 +606,7 @@ apply(struct sv_config *c, int opt, const char *what, const char *arg, int *nver
 		return set_str(&c->password_file, arg);
 	case OPT_PASSWORD_ENV:
 		if (arg[0] == '\0' || strchr(arg, '=') != NULL)
-			return fail(err, cap, "%s '%s': expected the name of an "
+			return sv_errf(err, cap, "%s '%s': expected the name of an "
 				"environment variable", what, arg);
 		free(c->password_file);
 		c->password_file = NULL;
@@ -628,7 +614,7 @@ apply(struct sv_config *c, int opt, const char *what, const char *arg, int *nver
 	case OPT_AUTH: {
 		int a = parse_auth(arg);
 		if (a < 0)
-			return fail(err, cap, "%s '%s': expected password, plain, "
+			return sv_errf(err, cap, "%s '%s': expected password, plain, "
 				"anonymous or cert", what, arg);
 		c->authtype = a;
 		return 0;
@@ -639,7 +625,7 @@ apply(struct sv_config *c, int opt, const char *what, const char *arg, int *nver
 		return set_str(&c->key_file, arg);
 	case OPT_PIN:
 		if (sv_tls_parse_pin(arg, c->pin) != 0)
-			return fail(err, cap, "%s '%s': expected the certificate's SHA-256 "
+			return sv_errf(err, cap, "%s '%s': expected the certificate's SHA-256 "
 				"fingerprint, 64 hex digits (colons allowed), as "
 				"`openssl x509 -noout -fingerprint -sha256` prints it",
 				what, arg);
@@ -686,26 +672,26 @@ apply(struct sv_config *c, int opt, const char *what, const char *arg, int *nver
 	case 'L':
 	case 'R':
 		if (c->n_fwd == SV_MAX_FORWARDS)
-			return fail(err, cap, "%s %s: too many forwards (at most %d)", what, arg,
+			return sv_errf(err, cap, "%s %s: too many forwards (at most %d)", what, arg,
 				SV_MAX_FORWARDS);
 		{
 			char why[300];
 			if (sv_forward_parse(arg, opt == 'L' ? SV_FWD_LOCAL_TCP : SV_FWD_REMOTE,
 				&c->fwd[c->n_fwd], why, sizeof why) != 0)
-				return fail(err, cap, "%s %s", what, why);
+				return sv_errf(err, cap, "%s %s", what, why);
 		}
 		c->n_fwd++;
 		return 0;
 	case OPT_STDIO: {
 		char why[300];
 		if (sv_forward_parse(arg, SV_FWD_STDIO, &c->stdio, why, sizeof why) != 0)
-			return fail(err, cap, "%s %s", what, why);
+			return sv_errf(err, cap, "%s %s", what, why);
 		c->have_stdio = true;
 		return 0;
 	}
 	case OPT_PROXY_USER:
 		if (arg[0] == '\0' || strlen(arg) > 255 || strchr(arg, ':') != NULL)
-			return fail(err, cap, "%s '%s': expected a user name of 1 to 255 "
+			return sv_errf(err, cap, "%s '%s': expected a user name of 1 to 255 "
 				"bytes without ':' (HTTP Basic cannot carry one)", what, arg);
 		return set_str(&c->proxy_user, arg);
 	case OPT_PROXY_PASSWORD_FILE:
@@ -715,13 +701,13 @@ apply(struct sv_config *c, int opt, const char *what, const char *arg, int *nver
 		return 0;
 	case OPT_MAX_CLIENTS:
 		if (parse_uint(arg, 1, 1000000, &c->max_clients) != 0)
-			return fail(err, cap, "%s '%s': expected a number of clients "
+			return sv_errf(err, cap, "%s '%s': expected a number of clients "
 				"between 1 and 1000000", what, arg);
 		return 0;
 	case OPT_MAX_TCP: {
 		unsigned v;
 		if (parse_uint(arg, 1, 32, &v) != 0)
-			return fail(err, cap, "%s '%s': expected 1 to 32 TCP connections", what,
+			return sv_errf(err, cap, "%s '%s': expected 1 to 32 TCP connections", what,
 				arg);
 		c->max_tcp = v;
 		return 0;
@@ -735,14 +721,14 @@ apply(struct sv_config *c, int opt, const char *what, const char *arg, int *nver
 	case OPT_IDLE_TIMEOUT: {
 		unsigned v;
 		if (parse_uint(arg, 0, 30 * 86400, &v) != 0)
-			return fail(err, cap, "%s '%s': expected seconds between 0 (never) "
+			return sv_errf(err, cap, "%s '%s': expected seconds between 0 (never) "
 				"and 2592000 (30 days)", what, arg);
 		c->idle_timeout_ms = v * 1000u;
 		return 0;
 	}
 	case OPT_MAC:
 		if (sv_config_parse_mac(arg, c->mac) != 0)
-			return fail(err, cap, "%s '%s': expected six hex bytes like "
+			return sv_errf(err, cap, "%s '%s': expected six hex bytes like "
 				"02:5e:00:00:00:01 (not a multicast address)", what, arg);
 		c->have_mac = true;
 		return 0;
@@ -750,7 +736,7 @@ apply(struct sv_config *c, int opt, const char *what, const char *arg, int *nver
 		char *end;
 		double v = strtod(arg, &end);
 		if (end == arg || *end != '\0' || !(v > 0 && v <= 600))
-			return fail(err, cap, "%s '%s': expected seconds between 0 and "
+			return sv_errf(err, cap, "%s '%s': expected seconds between 0 and "
 				"600", what, arg);
 		c->connect_timeout_ms = (unsigned)(v * 1000);
 		return 0;
@@ -758,7 +744,7 @@ apply(struct sv_config *c, int opt, const char *what, const char *arg, int *nver
 	case OPT_LOG_LEVEL: {
 		int level = sv_log_parse_level(arg);
 		if (level < 0)
-			return fail(err, cap, "%s '%s': expected error, warn, info, debug "
+			return sv_errf(err, cap, "%s '%s': expected error, warn, info, debug "
 				"or trace", what, arg);
 		c->log_level = level;
 		return 0;
@@ -786,7 +772,7 @@ apply(struct sv_config *c, int opt, const char *what, const char *arg, int *nver
 	case OPT_PROFILE:
 		return 0; /* used while collecting */
 	default:
-		return fail(err, cap, "%s", "unknown option; see --help");
+		return sv_errf(err, cap, "%s", "unknown option; see --help");
 	}
 }
 
@@ -837,7 +823,7 @@ apply_layer(struct parse *s, const struct layer *l)
 		}
 	}
 	if (nverify > 1)
-		return fail(s->err, s->cap, "%s%s: pin, ca, system-ca and insecure "
+		return sv_errf(s->err, s->cap, "%s%s: pin, ca, system-ca and insecure "
 			"exclude each other: give exactly one",
 			l == &s->cli ? "the command line" : s->c->config_file,
 			l == &s->profile ? " (in the profile)" : "");
@@ -859,10 +845,10 @@ collect_cli(struct parse *s, int argc, char **argv)
 	/* "+": stop at the first non-option, so a command after `--` keeps its own */
 	while ((opt = getopt_long(argc, argv, "+:vqhL:R:", options, NULL)) != -1) {
 		if (opt == '?')
-			return fail(s->err, s->cap, "unknown option '%s'; see --help",
+			return sv_errf(s->err, s->cap, "unknown option '%s'; see --help",
 				argv[optind - 1]);
 		if (opt == ':')
-			return fail(s->err, s->cap, "option '%s' needs a value",
+			return sv_errf(s->err, s->cap, "option '%s' needs a value",
 				argv[optind - 1]);
 		if ((r = layer_add(&s->cli, opt, optarg, 0)) != 0)
 			return r;
@@ -872,7 +858,7 @@ collect_cli(struct parse *s, int argc, char **argv)
 		return 0;
 	}
 	if (optind < argc)
-		return fail(s->err, s->cap, "unexpected argument '%s'; to run a command "
+		return sv_errf(s->err, s->cap, "unexpected argument '%s'; to run a command "
 			"through the tunnel put it after `--`; see --help", argv[optind]);
 	return 0;
 }
@@ -923,7 +909,7 @@ on_ini(void *arg, const char *section, const char *key, const char *value,
 	bool in_profile = section[0] != '\0';
 
 	if (in_profile && (strncasecmp(section, "profile ", 8) != 0 || section[8] == '\0'))
-		return fail(err, cap, "unknown section [%s]; sections are "
+		return sv_errf(err, cap, "unknown section [%s]; sections are "
 			"[profile NAME], chosen with --profile NAME", section);
 	const char *name = in_profile ? section + 8 : NULL;
 	bool chosen = in_profile && s->c->profile != NULL && strcmp(name, s->c->profile) == 0;
@@ -936,18 +922,18 @@ on_ini(void *arg, const char *section, const char *key, const char *value,
 		if (strcmp(p->name, key) == 0)
 			o = p;
 	if (o == NULL)
-		return fail(err, cap, "unknown key '%s'; keys are the long option "
+		return sv_errf(err, cap, "unknown key '%s'; keys are the long option "
 			"names (see sevpn-proxy --help)", key);
 	if (is_cli_only(o->val))
-		return fail(err, cap, "'%s' can only be given on the command line", key);
+		return sv_errf(err, cap, "'%s' can only be given on the command line", key);
 	if (o->has_arg == no_argument) {
 		if (value != NULL && is_no(value))
 			return 0;
 		if (value != NULL && !is_yes(value))
-			return fail(err, cap, "%s '%s': expected yes or no", key, value);
+			return sv_errf(err, cap, "%s '%s': expected yes or no", key, value);
 		value = NULL;
 	} else if (value == NULL) {
-		return fail(err, cap, "'%s' needs a value: %s = ...", key, key);
+		return sv_errf(err, cap, "'%s' needs a value: %s = ...", key, key);
 	}
 	if (in_profile && !chosen)
 		return 0;
@@ -1008,10 +994,10 @@ read_config_file(struct parse *s)
 		goto no_file;
 	}
 	if (r == SV_E_TOOBIG)
-		return fail(s->err, s->cap, "%s: larger than %u KiB, not a "
+		return sv_errf(s->err, s->cap, "%s: larger than %u KiB, not a "
 			"configuration file", c->config_file, SV_CONFIG_FILE_MAX / 1024);
 	if (r != 0)
-		return fail(s->err, s->cap, "cannot read the configuration file %s: %s",
+		return sv_errf(s->err, s->cap, "cannot read the configuration file %s: %s",
 			c->config_file, sv_strerror(r));
 	const char *slash = strrchr(c->config_file, '/');
 	s->dir = slash == NULL ? strdup(".") :
@@ -1030,12 +1016,12 @@ read_config_file(struct parse *s)
 		return r;
 	}
 	if (c->profile != NULL && !s->profile_found)
-		return fail(s->err, s->cap, "--profile %s: %s has no [profile %s] section",
+		return sv_errf(s->err, s->cap, "--profile %s: %s has no [profile %s] section",
 			c->profile, c->config_file, c->profile);
 	return 0;
 no_file:
 	if (c->profile != NULL)
-		return fail(s->err, s->cap, "--profile %s: no configuration file to take "
+		return sv_errf(s->err, s->cap, "--profile %s: no configuration file to take "
 			"it from (give --config FILE)", c->profile);
 	return 0;
 }
@@ -1052,7 +1038,7 @@ account_proxy(struct parse *s, const struct sv_vpnfile *v)
 	if (strlen(v->proxy_name) > SV_UPSTREAM_HOST_MAX ||
 	    strlen(v->proxy_username) > SV_UPSTREAM_CRED_MAX ||
 	    strlen(v->proxy_password) > SV_UPSTREAM_CRED_MAX)
-		return fail(s->err, s->cap, "%s: the proxy's name, user or password is "
+		return sv_errf(s->err, s->cap, "%s: the proxy's name, user or password is "
 			"too long", s->c->account_file);
 	memset(u, 0, sizeof *u);
 	u->kind = v->proxy_type == SV_VPNFILE_PROXY_HTTP ? SV_UPSTREAM_HTTP : SV_UPSTREAM_SOCKS5;
@@ -1084,10 +1070,10 @@ apply_account(struct parse *s, struct sv_vpnfile *v)
 	struct sv_config *c = s->c;
 	int r;
 	if (!is_host_name(v->hostname) || strlen(v->hostname) > 255)
-		return fail(s->err, s->cap, "account %s: Hostname '%.64s' is not a host "
+		return sv_errf(s->err, s->cap, "account %s: Hostname '%.64s' is not a host "
 			"name or address", c->account_file, v->hostname);
 	if (v->proxy_type != SV_VPNFILE_PROXY_DIRECT && !is_host_name(v->proxy_name))
-		return fail(s->err, s->cap, "account %s: ProxyName '%.64s' is not a host "
+		return sv_errf(s->err, s->cap, "account %s: ProxyName '%.64s' is not a host "
 			"name or address", c->account_file, v->proxy_name);
 	if ((r = set_str(&c->server_host, v->hostname)) != 0 ||
 	    (r = set_str(&c->hub, v->hub)) != 0)
@@ -1152,10 +1138,10 @@ read_account(struct parse *s)
 		return r;
 	r = sv_os_read_file(e->arg, SV_VPNFILE_MAX, &data, &len);
 	if (r == SV_E_TOOBIG)
-		return fail(s->err, s->cap, "account %s: larger than %u KiB, not a .vpn "
+		return sv_errf(s->err, s->cap, "account %s: larger than %u KiB, not a .vpn "
 			"account file", e->arg, SV_VPNFILE_MAX / 1024);
 	if (r != 0)
-		return fail(s->err, s->cap, "cannot read the account file %s: %s", e->arg,
+		return sv_errf(s->err, s->cap, "cannot read the account file %s: %s", e->arg,
 			sv_strerror(r));
 	r = sv_vpnfile_parse(&v, data, len, msg, sizeof msg);
 	explicit_bzero(data, len);
@@ -1163,7 +1149,7 @@ read_account(struct parse *s)
 	if (r == SV_E_NOMEM)
 		return r;
 	if (r != 0)
-		return fail(s->err, s->cap, "account %s: %s", e->arg, msg);
+		return sv_errf(s->err, s->cap, "account %s: %s", e->arg, msg);
 	r = apply_account(s, &v);
 	sv_vpnfile_cleanup(&v);
 	return r;
@@ -1197,7 +1183,7 @@ choose_upstream(struct parse *s)
 	    s->account_proxy_type != SV_VPNFILE_PROXY_DIRECT) {
 		if (s->account_proxy_type != SV_VPNFILE_PROXY_HTTP &&
 		    s->account_proxy_type != SV_VPNFILE_PROXY_SOCKS5)
-			return fail(s->err, s->cap, "account %s: ProxyType %u (%s) is not "
+			return sv_errf(s->err, s->cap, "account %s: ProxyType %u (%s) is not "
 				"supported; give --upstream-proxy socks5://HOST:PORT or "
 				"http://HOST:PORT, or --no-upstream-proxy", c->account_file,
 				s->account_proxy_type,
@@ -1214,7 +1200,7 @@ choose_upstream(struct parse *s)
 	if (r < 0) {
 		if (r == SV_E_NOMEM)
 			return r;
-		return fail(s->err, s->cap, "%s", msg);
+		return sv_errf(s->err, s->cap, "%s", msg);
 	}
 	c->use_upstream = r == 1;
 	return 0;
@@ -1230,17 +1216,17 @@ consult_known_servers(struct parse *s)
 
 	if (c->known_servers == NULL && (c->known_servers = sv_known_servers_default_path()) == NULL) {
 		if (c->tofu)
-			return fail(s->err, s->cap, "%s", "--trust-on-first-use needs a "
+			return sv_errf(s->err, s->cap, "%s", "--trust-on-first-use needs a "
 				"known-servers file: set HOME or give --known-servers FILE");
 		return 0;
 	}
 	r = sv_known_servers_lookup(c->known_servers, c->server_host, c->server_port,
 		c->pin, &line);
 	if (r == SV_E_INVAL)
-		return fail(s->err, s->cap, "%s:%u: not 'HOST:PORT SHA256-HEX'; fix or "
+		return sv_errf(s->err, s->cap, "%s:%u: not 'HOST:PORT SHA256-HEX'; fix or "
 			"delete that line of the known-servers file", c->known_servers, line);
 	if (r < 0) /* not "absent": the user may rely on a pin recorded there */
-		return fail(s->err, s->cap, "cannot read the known-servers file %s: %s",
+		return sv_errf(s->err, s->cap, "cannot read the known-servers file %s: %s",
 			c->known_servers, sv_strerror(r));
 	if (r == 1) {
 		c->verify = SV_TLS_VERIFY_PIN;
@@ -1282,12 +1268,12 @@ read_proxy_password(struct parse *s)
 	if (env != NULL)
 		return set_str(&c->proxy_password, env);
 	if (c->proxy_password_file == NULL)
-		return fail(s->err, s->cap, "--proxy-user %s needs a password: set "
+		return sv_errf(s->err, s->cap, "--proxy-user %s needs a password: set "
 			"SEVPN_PROXY_PASSWORD or give --proxy-password-file FILE",
 			c->proxy_user);
 	r = sv_os_read_file(c->proxy_password_file, 4096, &data, &len);
 	if (r != 0)
-		return fail(s->err, s->cap, "cannot read --proxy-password-file %s: %s",
+		return sv_errf(s->err, s->cap, "cannot read --proxy-password-file %s: %s",
 			c->proxy_password_file, r == SV_E_TOOBIG ? "larger than 4 KiB, not a "
 			"password file" : sv_strerror(r));
 	for (n = 0; n < len && data[n] != '\n' && data[n] != '\r'; n++)
@@ -1299,7 +1285,7 @@ read_proxy_password(struct parse *s)
 	explicit_bzero(data, len);
 	free(data);
 	if (has_nul)
-		return fail(s->err, s->cap, "--proxy-password-file %s: the password "
+		return sv_errf(s->err, s->cap, "--proxy-password-file %s: the password "
 			"holds a NUL byte", c->proxy_password_file);
 	return c->proxy_password == NULL ? SV_E_NOMEM : 0;
 }
@@ -1314,7 +1300,7 @@ settle_proxy_auth(struct parse *s)
 
 	if (c->proxy_user == NULL) {
 		if (remote != NULL && !c->allow_unauthenticated_remote)
-			return fail(s->err, s->cap, "listener %s is reachable from other "
+			return sv_errf(s->err, s->cap, "listener %s is reachable from other "
 				"machines: give --proxy-user USER (with SEVPN_PROXY_PASSWORD or "
 				"--proxy-password-file), or --allow-unauthenticated-remote to "
 				"serve it to anyone who can reach it", remote);
@@ -1323,7 +1309,7 @@ settle_proxy_auth(struct parse *s)
 	if ((r = read_proxy_password(s)) != 0)
 		return r;
 	if (c->proxy_password[0] == '\0' || strlen(c->proxy_password) > 255)
-		return fail(s->err, s->cap, "the proxy password (%s) must be 1 to 255 "
+		return sv_errf(s->err, s->cap, "the proxy password (%s) must be 1 to 255 "
 			"bytes", getenv("SEVPN_PROXY_PASSWORD") != NULL ?
 			"SEVPN_PROXY_PASSWORD" : c->proxy_password_file);
 	return 0;
@@ -1337,29 +1323,29 @@ validate(struct parse *s)
 	size_t cap = s->cap;
 
 	if (c->server_host == NULL)
-		return fail(err, cap, "%s", "no --server given: say which SoftEther VPN "
+		return sv_errf(err, cap, "%s", "no --server given: say which SoftEther VPN "
 			"Server to connect to (--server HOST[:PORT], `server = HOST` in the "
 			"configuration file, or --account FILE.vpn)");
 	if (c->user == NULL && c->authtype != SV_AUTH_ANONYMOUS)
-		return fail(err, cap, "%s", "no --user given: name the user account on "
+		return sv_errf(err, cap, "%s", "no --user given: name the user account on "
 			"the hub");
 	if (c->half_duplex && c->max_tcp < 2)
-		return fail(err, cap, "%s", "--half-duplex needs --max-tcp 2 or more (one "
+		return sv_errf(err, cap, "%s", "--half-duplex needs --max-tcp 2 or more (one "
 			"connection for each direction)");
 	if (c->user == NULL && (c->user = strdup("anonymous")) == NULL)
 		return SV_E_NOMEM;
 	settle_stored_credentials(s);
 	if (c->authtype == SV_AUTH_CERT && c->account_cert == NULL &&
 	    (c->cert_file == NULL || c->key_file == NULL))
-		return fail(err, cap, "%s", "--auth cert needs both --cert FILE (the "
+		return sv_errf(err, cap, "%s", "--auth cert needs both --cert FILE (the "
 			"client certificate) and --key FILE (its RSA private key)");
 	if (c->authtype != SV_AUTH_CERT && (c->cert_file != NULL || c->key_file != NULL))
-		return fail(err, cap, "%s", "--cert and --key are used only with --auth cert");
+		return sv_errf(err, cap, "%s", "--cert and --key are used only with --auth cert");
 	if (c->n_socks + c->n_proxy + c->n_http + c->n_fwd == 0 && !c->have_stdio)
-		return fail(err, cap, "%s", "no --socks, --http or --proxy listener, -L, -R "
+		return sv_errf(err, cap, "%s", "no --socks, --http or --proxy listener, -L, -R "
 			"or --stdio given: nothing would use the tunnel (try --socks 1080)");
 	if (c->have_stdio && c->exec_argv != NULL)
-		return fail(err, cap, "%s", "--stdio and a command after `--` exclude each "
+		return sv_errf(err, cap, "%s", "--stdio and a command after `--` exclude each "
 			"other: both would use the terminal");
 	int pr = settle_proxy_auth(s);
 	if (pr != 0)

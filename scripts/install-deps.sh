@@ -10,7 +10,7 @@ pkgs="build-essential cmake pkg-config xz-utils ca-certificates openssl curl pyt
 libuv1-dev libbearssl-dev libcmocka-dev libslirp-dev zlib1g-dev libglib2.0-dev
 clang-14 libclang-rt-14-dev"
 integ="softether-vpnserver softether-vpncmd softether-vpnclient iproute2 dnsmasq-base
-util-linux procps ethtool busybox"
+util-linux procps ethtool busybox iperf3 gnuplot-nox"
 [ "${1:-}" = "--integration" ] && pkgs="$pkgs $integ"
 
 SUDO=

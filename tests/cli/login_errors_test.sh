@@ -33,7 +33,7 @@ for c in "${cases[@]}"; do
 	if [ -n "$frag" ]; then
 		grep -qF "$frag" "$HL_RUN_LOG" || hl_fail "error $code: message lacks '$frag'"
 	fi
-	grep -q "reconnecting" "$HL_RUN_LOG" && hl_fail "error $code was retried"
+	grep -qE "reconnecting (now|in)" "$HL_RUN_LOG" && hl_fail "error $code was retried"
 	hl_hub_stop
 done
 hl_log "${#cases[@]} permanent refusals: each exit 2 at once, no retry, with its own words"

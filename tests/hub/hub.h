@@ -218,6 +218,7 @@ void hub_pipe_clear(struct hub_pipe *p);
 uint64_t hub_rand(uint64_t *state);
 
 struct hub_config {
+	uint32_t auto_disconnect_s; /* welcome policy:AutoDisconnect (0 = none) */
 	const char *listen_host; /* 127.0.0.1 */
 	unsigned listen_port;    /* 0 = ephemeral */
 	const char *cert_file, *key_file;

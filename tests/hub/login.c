@@ -245,7 +245,7 @@ static const char *const policy_bools_off[] = { "DHCPFilter", "DHCPNoServer", "D
 	"NoIPv6DefaultRouterInRAWhenIPv6" };
 
 static int
-add_policies(struct sv_pack *p, uint32_t timeout_s)
+add_policies(struct sv_pack *p, uint32_t timeout_s, uint32_t auto_disconnect_s)
 {
 	char name[64];
 	int r = 0;
@@ -263,7 +263,7 @@ add_policies(struct sv_pack *p, uint32_t timeout_s)
 	} nums[] = { { "policy:MaxConnection", MAX_CONNECTION }, { "policy:TimeOut", timeout_s },
 		{ "policy:MaxMac", 0 }, { "policy:MaxIP", 0 }, { "policy:MaxUpload", 0 },
 		{ "policy:MaxDownload", 0 }, { "policy:MultiLogins", 0 }, { "policy:MaxIPv6", 0 },
-		{ "policy:AutoDisconnect", 0 }, { "policy:VLanId", 0 } };
+		{ "policy:AutoDisconnect", auto_disconnect_s }, { "policy:VLanId", 0 } };
 	for (size_t i = 0; r == 0 && i < sizeof nums / sizeof *nums; i++)
 		r = sv_pack_add_int(p, nums[i].name, nums[i].v);
 	return r;
@@ -301,5 +301,5 @@ hub_login_welcome(const struct hub_config *cfg, const struct hub_login_result *r
 		(r = sv_pack_add_int(out, "suppress_client_update_notification", 0)) != 0 ||
 		(r = sv_pack_add_data(out, "Msg", "", 0)) != 0)
 		return r;
-	return add_policies(out, cfg->timeout_ms / 1000);
+	return add_policies(out, cfg->timeout_ms / 1000, cfg->auto_disconnect_s);
 }

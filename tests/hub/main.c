@@ -41,6 +41,7 @@ static const char usage[] =
 	"  --timeout MS              session timeout sent in the welcome (default 20000)\n"
 	"  --max-sessions N          concurrent sessions (default 64; then error 16)\n"
 	"Fault injection:\n"
+	"  --policy-auto-disconnect S  welcome policy AutoDisconnect: sessions end after S s\n"
 	"  --fault-login-error N     refuse every login of a known hub with ERR_* code N\n"
 	"  --fault-drop-after-bytes N  abort a session's TCP connection after N bytes to\n"
 	"                            the client in the data phase\n"
@@ -288,7 +289,7 @@ add_user(struct hub_config *c, const char *arg)
 
 enum {
 	OPT_LISTEN = 256, OPT_CERT, OPT_KEY, OPT_HUB, OPT_USER, OPT_ANON, OPT_DNS, OPT_TIMEOUT,
-	OPT_MAXSESS, OPT_F_LOGIN, OPT_F_BYTES, OPT_F_MS, OPT_F_RST, OPT_F_ALT, OPT_F_KILL,
+	OPT_MAXSESS, OPT_AUTO_DISC, OPT_F_LOGIN, OPT_F_BYTES, OPT_F_MS, OPT_F_RST, OPT_F_ALT, OPT_F_KILL,
 	OPT_F_DELAY, OPT_F_JITTER, OPT_F_LOSS, OPT_F_SEED, OPT_F_RATE, OPT_F_SLOWTLS, OPT_F_BAD,
 	OPT_LOGLEVEL, OPT_HOSTFWD,
 };
@@ -309,6 +310,7 @@ static const struct option long_opts[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "max-sessions", required_argument, NULL, OPT_MAXSESS },
 	{ "fault-login-error", required_argument, NULL, OPT_F_LOGIN },
+	{ "policy-auto-disconnect", required_argument, NULL, OPT_AUTO_DISC },
 	{ "fault-drop-after-bytes", required_argument, NULL, OPT_F_BYTES },
 	{ "fault-drop-after-ms", required_argument, NULL, OPT_F_MS },
 	{ "fault-drop-rst", no_argument, NULL, OPT_F_RST },
@@ -395,6 +397,10 @@ parse_args(struct hub_config *c, int argc, char **argv, int *level)
 		case OPT_MAXSESS:
 			r = parse_u64(optarg, 100000, &v);
 			c->max_sessions = (unsigned)v;
+			break;
+		case OPT_AUTO_DISC:
+			r = parse_u64(optarg, 86400, &v);
+			c->auto_disconnect_s = (uint32_t)v;
 			break;
 		case OPT_F_LOGIN:
 			r = parse_u64(optarg, 1000, &v);

@@ -155,7 +155,8 @@
 /* RFC 6528 initial sequence numbers: keyed hash of the 4-tuple plus a 4 us clock. */
 #define LWIP_HOOK_TCP_ISN(local_ip, local_port, remote_ip, remote_port) \
 	sv_lwip_tcp_isn((local_ip), (local_port), (remote_ip), (remote_port))
-/* DHCP options lwIP ignores: domain (15), search list (119), MTU (26); see stack.c. */
+/* DHCP options lwIP ignores: domain (15), search list (119), MTU (26), static routes
+ * (121, 249, 33); see stack.c. */
 #define LWIP_HOOK_DHCP_APPEND_OPTIONS(netif, dhcp, state, msg, msg_type, options_len_ptr) \
 	sv_lwip_dhcp_append((netif), (dhcp), (state), (msg), (msg_type), (options_len_ptr))
 #define LWIP_HOOK_DHCP_PARSE_OPTION(netif, dhcp, state, msg, msg_type, option, len, pbuf, \

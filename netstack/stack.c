@@ -45,6 +45,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "netstack/ackmerge.h"
+#include "netstack/dhcp_routes.h"
 #include "netstack/dns_msg.h"
 #include "netstack/internal.h"
 #include "netstack/stack.h"
@@ -78,6 +79,7 @@ static struct {
 		uint8_t search_raw[1024]; /* option 119, concatenated (RFC 3396) */
 		size_t search_len;
 		unsigned mtu;
+		struct sv_dhcp_routes_raw routes; /* 121, 249, 33 (dhcp_routes.h) */
 	} dopt;
 } S;
 
@@ -204,10 +206,18 @@ sv_lwip_tcp_isn(const ip_addr_t *local_ip, u16_t local_port, const ip_addr_t *re
  * handle itself and keeps these three from ACKs. An ACK is recognised by its msg pointer
  * and xid: the first of our options in a new ACK clears what the previous one left.
  * Known limit: an ACK that carries none of them keeps the previous values.
+ *
+ * Static routes (121, 249, 33; dhcp_routes.h) are kept the same way and chosen when the
+ * lease is built. RFC 3442 says a client that gets option 121 ignores the router option
+ * (3) for routing; here no route steers anything: the one netif is the tunnel, every
+ * proxied connection leaves through it, and the routes only tell the PAC file and
+ * /status which networks are behind the VPN. RFC 3442 also wants 121 before 3 and 33
+ * in the parameter request list, so ours go first.
  */
 _Static_assert(SV_STACK_NAME_MAX == SV_DNS_NAME_MAX, "lease names are dns_msg.h names");
 
-static const uint8_t extra_params[] = { DHCP_OPTION_MTU, 15, 119 };
+static const uint8_t extra_params[] = { SV_DHCP_OPT_CLASSLESS_ROUTES,
+	SV_DHCP_OPT_MS_CLASSLESS_ROUTES, DHCP_OPTION_MTU, 15, 119, SV_DHCP_OPT_STATIC_ROUTES };
 
 /* LWIP_HOOK_DHCP_APPEND_OPTIONS; see arch/sv_hooks.h */
 void
@@ -235,9 +245,9 @@ sv_lwip_dhcp_append(struct netif *netif, struct dhcp *dhcp, u8_t state,
 	}
 	if (i + 1 >= len || i + 2 + (size_t)o[i + 1] > len || o[i + 1] + add > 255)
 		return;
-	size_t end = i + 2 + o[i + 1];
-	memmove(o + end + add, o + end, len - end);
-	memcpy(o + end, extra_params, add);
+	size_t at = i + 2; /* at the head of the list (RFC 3442 section 4 on 121) */
+	memmove(o + at + add, o + at, len - at);
+	memcpy(o + at, extra_params, add);
 	o[i + 1] = (uint8_t)(o[i + 1] + add);
 	*options_len = (u16_t)(len + add);
 }
@@ -249,11 +259,13 @@ sv_lwip_dhcp_parse(struct netif *netif, struct dhcp *dhcp, u8_t state,
 	u16_t offset)
 {
 	uint8_t v[255];
+	bool route = option == SV_DHCP_OPT_CLASSLESS_ROUTES ||
+		option == SV_DHCP_OPT_MS_CLASSLESS_ROUTES || option == SV_DHCP_OPT_STATIC_ROUTES;
 
 	(void)dhcp;
 	(void)state;
 	if (msg_type != DHCP_ACK ||
-		(option != DHCP_OPTION_MTU && option != 15 && option != 119))
+		(!route && option != DHCP_OPTION_MTU && option != 15 && option != 119))
 		return;
 	if (pbuf_copy_partial(p, v, len, offset) != len)
 		return;
@@ -263,8 +275,11 @@ sv_lwip_dhcp_parse(struct netif *netif, struct dhcp *dhcp, u8_t state,
 		S.dopt.domain[0] = '\0';
 		S.dopt.search_len = 0;
 		S.dopt.mtu = 0;
+		sv_dhcp_routes_reset(&S.dopt.routes);
 	}
-	if (option == 15) {
+	if (route) {
+		sv_dhcp_routes_collect(&S.dopt.routes, option, v, len);
+	} else if (option == 15) {
 		if (!sv_dns_decode_domain(v, len, S.dopt.domain))
 			log_debug("dhcp: ignoring malformed domain name option");
 	} else if (option == 119) {
@@ -292,6 +307,31 @@ lease_add_dhcp_options(struct sv_lease *l)
 	l->n_search = sv_dns_decode_search(S.dopt.search_raw, S.dopt.search_len, l->search,
 		SV_STACK_MAX_SEARCH);
 	l->mtu = S.dopt.mtu;
+	l->n_routes = sv_dhcp_routes_select(&S.dopt.routes, &l->ip, l->prefix_len, l->routes,
+		SV_DHCP_ROUTES_MAX, NULL, NULL, NULL);
+}
+
+static void
+note_route(void *arg, const char *why)
+{
+	(void)arg;
+	log_info("dhcp: %s", why);
+}
+
+/* Once per lease change: what was left out (info), the routes kept (debug). */
+static void
+log_routes(const struct sv_lease *l)
+{
+	struct sv_dhcp_route r[SV_DHCP_ROUTES_MAX];
+	char d[SV_IP_STRLEN], v[SV_IP_STRLEN];
+	unsigned code;
+
+	sv_dhcp_routes_select(&S.dopt.routes, &l->ip, l->prefix_len, r, SV_DHCP_ROUTES_MAX,
+		&code, note_route, NULL);
+	for (unsigned i = 0; i < l->n_routes; i++)
+		log_debug("dhcp: route %s/%u via %s (option %u)",
+			sv_ip_format(&l->routes[i].dst, d, sizeof d), l->routes[i].prefix_len,
+			sv_ip_format(&l->routes[i].via, v, sizeof v), code);
 }
 
 /* --- diagnostics -------------------------------------------------------------------- */
@@ -466,6 +506,8 @@ log_lease(const struct sv_lease *l)
 		log_info("dhcp: domain %s, search %s%s%s", l->domain[0] ? l->domain : "none",
 			l->n_search ? l->search[0] : "none", l->n_search > 1 ? " ..." : "",
 			l->n_search > 1 ? l->search[l->n_search - 1] : "");
+	if (l->ip.family == 4)
+		log_routes(l);
 	for (unsigned i = 0; i < l->n_ip6; i++)
 		log_info("ipv6: %s", sv_ip_format(&l->ip6[i], a, sizeof a));
 }

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "core/addr.h"
+#include "netstack/dhcp_routes.h"
 
 #define SV_STACK_MAX_DNS 4
 #define SV_STACK_MAX_SEARCH 4
@@ -40,6 +41,12 @@ struct sv_lease {
 	char search[SV_STACK_MAX_SEARCH][SV_STACK_NAME_MAX];
 	unsigned n_search;
 	unsigned mtu;
+	/* Static routes from the ACK (netstack/dhcp_routes.h: option 121, else 249, else
+	 * 33), those whose gateway is on the lease's subnet or on the link. They describe
+	 * the networks behind the VPN (PAC file, /status); forwarding does not use them,
+	 * since everything goes out through the tunnel anyway. */
+	struct sv_dhcp_route routes[SV_DHCP_ROUTES_MAX];
+	unsigned n_routes;
 };
 
 struct sv_stack_ops {

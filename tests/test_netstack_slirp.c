@@ -82,6 +82,7 @@ static struct {
 	uint8_t dns_dead[4];    /* IPv4 address of a DNS server that never answers */
 	char dns_last[256];     /* last name asked */
 	bool prl_has_15, prl_has_119;
+	bool prl_121_before_3_and_33; /* RFC 3442 section 4 */
 } H;
 
 static int64_t
@@ -364,6 +365,10 @@ check_dhcp_request(const uint8_t *f, size_t len)
 		if (f[o] == 55 && o + 2 + l <= len) {
 			H.prl_has_15 = memchr(f + o + 2, 15, l) != NULL;
 			H.prl_has_119 = memchr(f + o + 2, 119, l) != NULL;
+			const uint8_t *c = memchr(f + o + 2, 121, l), *r3 = memchr(f + o + 2, 3, l),
+				      *r33 = memchr(f + o + 2, 33, l);
+			H.prl_121_before_3_and_33 = c != NULL && r3 != NULL && r33 != NULL &&
+				c < r3 && c < r33;
 		}
 		o += 2 + l;
 	}
@@ -1282,7 +1287,9 @@ dhcp_requests_domain_and_search_list_and_lease_carries_them(void **state)
 
 	assert_true(H.prl_has_15);
 	assert_true(H.prl_has_119);
+	assert_true(H.prl_121_before_3_and_33);
 	assert_true(sv_stack_lease(&l));
+	assert_int_equal(l.n_routes, 0); /* slirp sends no routes */
 	assert_string_equal(l.domain, "corp.test");
 	assert_int_equal(l.n_search, 2);
 	assert_string_equal(l.search[0], "lab.test");

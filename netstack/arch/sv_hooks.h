@@ -16,11 +16,12 @@ struct dhcp_msg;
 struct netif;
 struct pbuf;
 
-/* LWIP_HOOK_DHCP_APPEND_OPTIONS: adds options 15, 119 and 26 to the parameter request
- * list (option 55) of DISCOVER, REQUEST and INFORM. */
+/* LWIP_HOOK_DHCP_APPEND_OPTIONS: puts options 121, 249, 26, 15, 119 and 33 at the head
+ * of the parameter request list (option 55) of DISCOVER, REQUEST and INFORM. */
 void sv_lwip_dhcp_append(struct netif *netif, struct dhcp *dhcp, u8_t state,
 	struct dhcp_msg *msg, u8_t msg_type, u16_t *options_len);
-/* LWIP_HOOK_DHCP_PARSE_OPTION: keeps options 15, 119 and 26 of a DHCP ACK for the lease. */
+/* LWIP_HOOK_DHCP_PARSE_OPTION: keeps options 15, 119, 26 and the routes (121, 249, 33)
+ * of a DHCP ACK for the lease. */
 void sv_lwip_dhcp_parse(struct netif *netif, struct dhcp *dhcp, u8_t state,
 	struct dhcp_msg *msg, u8_t msg_type, u8_t option, u8_t len, struct pbuf *p,
 	u16_t offset);

@@ -7,9 +7,12 @@
  *                          from the URI, hop-by-hop headers dropped, "Connection:
  *                          close"), then relay the request body and the response raw
  *   GET /proxy.pac      -> a PAC file (socks/pac.h): the tunnel's networks from the
- *                          current DHCP lease (and its global IPv6 addresses, /64)
+ *                          current DHCP lease (its subnet, its static routes, its
+ *                          domain and search list, its global IPv6 addresses /64)
  *                          through this proxy (address from the Host header) and the
- *                          SOCKS listener (sv_httpproxy_set_pac_info), the rest DIRECT.
+ *                          SOCKS listener (sv_httpproxy_set_pac_info), the rest DIRECT;
+ *                          everything through the proxy when DHCP pushed a default
+ *                          route (0.0.0.0/0 in option 121).
  *                          Served without proxy credentials: browsers fetch PAC files
  *                          without them. It names only networks, no secrets.
  *   other origin-form   -> 404 (this is a proxy)
@@ -162,24 +165,31 @@ pac_socks_addr(const char *http, char *out, size_t cap)
 	snprintf(out, cap, "%s", pac_socks);
 }
 
-/* The tunnel's networks: the lease's IPv4 network and its global IPv6 addresses /64. */
+/* The tunnel's networks: the lease's IPv4 network, its static routes but the default
+ * route (*everything instead), its global IPv6 addresses /64. */
 static size_t
-pac_nets(struct sv_pac_net *nets, size_t cap)
+pac_nets(const struct sv_lease *l, struct sv_pac_net *nets, size_t cap, bool *everything)
 {
-	struct sv_lease l;
 	size_t n = 0;
 
-	if (!sv_stack_lease(&l))
-		return 0;
-	if (l.ip.family == 4 && l.prefix_len <= 32 && n < cap) {
-		nets[n].ip = l.ip;
-		nets[n++].prefix = (uint8_t)l.prefix_len;
+	*everything = false;
+	if (l->ip.family == 4 && l->prefix_len <= 32 && n < cap) {
+		nets[n].ip = l->ip;
+		nets[n++].prefix = (uint8_t)l->prefix_len;
 	}
-	for (unsigned i = 0; i < l.n_ip6 && i < 3 && n < cap; i++) {
-		if (l.ip6[i].family != 6 ||
-			(l.ip6[i].b[0] == 0xfe && (l.ip6[i].b[1] & 0xc0) == 0x80))
+	for (unsigned i = 0; i < l->n_routes && i < SV_DHCP_ROUTES_MAX; i++) {
+		if (l->routes[i].prefix_len == 0)
+			*everything = true;
+		else if (n < cap) {
+			nets[n].ip = l->routes[i].dst;
+			nets[n++].prefix = l->routes[i].prefix_len;
+		}
+	}
+	for (unsigned i = 0; i < l->n_ip6 && i < 3 && n < cap; i++) {
+		if (l->ip6[i].family != 6 ||
+			(l->ip6[i].b[0] == 0xfe && (l->ip6[i].b[1] & 0xc0) == 0x80))
 			continue; /* link-local: not a network the proxy can route */
-		nets[n].ip = l.ip6[i];
+		nets[n].ip = l->ip6[i];
 		nets[n++].prefix = 64;
 	}
 	return n;
@@ -200,8 +210,10 @@ static void
 serve_pac(struct sv_conn *c, const struct sv_httpp_request *req)
 {
 	char http[PAC_ADDR_MAX + 8], socks[PAC_ADDR_MAX + 8];
-	struct sv_pac_net nets[4];
+	struct sv_pac_net nets[1 + SV_DHCP_ROUTES_MAX + 3];
+	const char *search[SV_STACK_MAX_SEARCH];
 	struct sv_pac_config cfg;
+	struct sv_lease lease;
 	struct sv_buf pac, b;
 	const uint8_t *p, *body;
 	size_t n, body_n;
@@ -217,7 +229,14 @@ serve_pac(struct sv_conn *c, const struct sv_httpp_request *req)
 	cfg.http_proxy = http[0] != '\0' ? http : NULL;
 	cfg.socks_proxy = socks[0] != '\0' ? socks : NULL;
 	cfg.nets = nets;
-	cfg.n_nets = pac_nets(nets, sizeof nets / sizeof nets[0]);
+	if (sv_stack_lease(&lease)) {
+		cfg.n_nets = pac_nets(&lease, nets, sizeof nets / sizeof nets[0],
+			&cfg.everything);
+		cfg.domain = lease.domain;
+		for (unsigned i = 0; i < lease.n_search && i < SV_STACK_MAX_SEARCH; i++)
+			search[cfg.n_search++] = lease.search[i];
+		cfg.search = search;
+	}
 	sv_buf_init(&pac, SV_PAC_MAX);
 	sv_buf_init(&b, SV_PAC_MAX + 1024);
 	e = sv_pac_write(&pac, &cfg);

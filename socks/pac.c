@@ -154,18 +154,51 @@ put_head(struct sv_buf *out, const struct sv_pac_config *cfg)
 		"\t\treturn p;\n");
 }
 
+/* True when d (cleaned) is cfg's domain or one of the first `before` search domains. */
+static bool
+domain_listed(const struct sv_pac_config *cfg, size_t before, const char *d)
+{
+	char o[DOMAIN_MAX + 1];
+
+	if (clean_domain(cfg->domain, o) && strcmp(o, d) == 0)
+		return true;
+	for (size_t i = 0; i < before; i++)
+		if (clean_domain(cfg->search[i], o) && strcmp(o, d) == 0)
+			return true;
+	return false;
+}
+
+/* The domain, then each search domain not listed yet. */
+static int
+put_domains(struct sv_buf *out, const struct sv_pac_config *cfg)
+{
+	char dom[DOMAIN_MAX + 1];
+	int e;
+
+	for (size_t i = 0; i <= cfg->n_search; i++) {
+		const char *d = i == 0 ? cfg->domain : cfg->search[i - 1];
+		if (!clean_domain(d, dom) || (i > 0 && domain_listed(cfg, i - 1, dom)))
+			continue;
+		if ((e = sv_buf_printf(out,
+			     "\tif (h == \"%s\" || dnsDomainIs(h, \".%s\"))\n"
+			     "\t\treturn p;\n",
+			     dom, dom)) != 0)
+			return e;
+	}
+	return 0;
+}
+
 static int
 put_body(struct sv_buf *out, const struct sv_pac_config *cfg)
 {
-	char dom[DOMAIN_MAX + 1];
 	bool any6 = false;
 	int e;
 
-	if (clean_domain(cfg->domain, dom) &&
-		(e = sv_buf_printf(out,
-			 "\tif (h == \"%s\" || dnsDomainIs(h, \".%s\"))\n"
-			 "\t\treturn p;\n",
-			 dom, dom)) != 0)
+	if (cfg->everything)
+		return sv_buf_put_str(out,
+			"\t// The VPN pushes a default route (DHCP): everything through it.\n"
+			"\treturn p;\n}\n");
+	if ((e = put_domains(out, cfg)) != 0)
 		return e;
 	if ((e = sv_buf_put_str(out, "\tvar ip = h.indexOf(\":\") < 0 ? "
 				     "dnsResolve(h) : null;\n")) != 0)
@@ -193,7 +226,9 @@ sv_pac_write(struct sv_buf *out, const struct sv_pac_config *cfg)
 		!addr_ok(cfg->http_proxy) || !addr_ok(cfg->socks_proxy) ||
 		(cfg->n_nets > 0 && cfg->nets == NULL))
 		return SV_E_INVAL;
-	if (cfg->n_nets > SV_PAC_MAX_NETS)
+	if (cfg->n_search > 0 && cfg->search == NULL)
+		return SV_E_INVAL;
+	if (cfg->n_nets > SV_PAC_MAX_NETS || cfg->n_search > SV_PAC_MAX_SEARCH)
 		return SV_E_TOOBIG;
 	for (size_t i = 0; i < cfg->n_nets; i++)
 		if (!net_base(&cfg->nets[i], &base))

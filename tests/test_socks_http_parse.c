@@ -1096,6 +1096,87 @@ pac_sends_tunnel_networks_through_the_proxy(void **state)
 	sv_buf_cleanup(&out);
 }
 
+static size_t
+count_of(const char *hay, const char *needle)
+{
+	size_t n = 0;
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+static void
+pac_lists_domain_and_search_domains_once_and_drops_unsafe_ones(void **state)
+{
+	(void)state;
+	const char *search[] = { "lab.example", "CORP.example", "a\\b.example",
+		"q\".example", "lab.example.", "x_y.example", "ok-1.example" };
+	struct sv_pac_net net = { .ip = { .family = 4, .b = { 10, 77, 0, 100 } }, .prefix = 24 };
+	struct sv_pac_config cfg = {
+		.http_proxy = "127.0.0.1:3128",
+		.nets = &net,
+		.n_nets = 1,
+		.domain = "corp.example",
+		.search = search,
+		.n_search = 7,
+	};
+	struct sv_buf out;
+	const char *t;
+
+	sv_buf_init(&out, SV_PAC_MAX);
+	assert_int_equal(sv_pac_write(&out, &cfg), 0);
+	t = buf_str(&out);
+	assert_int_equal(count_of(t, "dnsDomainIs(h, \".corp.example\")"), 1);
+	assert_int_equal(count_of(t, "dnsDomainIs(h, \".lab.example\")"), 1);
+	assert_int_equal(count_of(t, "dnsDomainIs(h, \".ok-1.example\")"), 1);
+	assert_int_equal(count_of(t, "dnsDomainIs("), 4); /* + .localhost */
+	assert_null(strchr(t, '\\'));
+	assert_null(strstr(t, "q\""));
+	assert_null(strstr(t, "x_y"));
+	sv_buf_reset(&out);
+
+	/* search without a domain; too many search domains */
+	cfg.domain = NULL;
+	cfg.n_search = 1;
+	assert_int_equal(sv_pac_write(&out, &cfg), 0);
+	assert_int_equal(count_of(buf_str(&out), "dnsDomainIs("), 2);
+	sv_buf_reset(&out);
+	cfg.n_search = SV_PAC_MAX_SEARCH + 1;
+	assert_int_equal(sv_pac_write(&out, &cfg), SV_E_TOOBIG);
+	cfg.search = NULL;
+	cfg.n_search = 1;
+	assert_int_equal(sv_pac_write(&out, &cfg), SV_E_INVAL);
+	assert_int_equal(sv_buf_len(&out), 0);
+	sv_buf_cleanup(&out);
+}
+
+static void
+pac_with_a_default_route_sends_everything_but_loopback_through_the_proxy(void **state)
+{
+	(void)state;
+	struct sv_pac_net net = { .ip = { .family = 4, .b = { 10, 1, 0, 0 } }, .prefix = 16 };
+	struct sv_pac_config cfg = {
+		.http_proxy = "127.0.0.1:3128",
+		.nets = &net,
+		.n_nets = 1,
+		.domain = "corp.example",
+		.everything = true,
+	};
+	struct sv_buf out;
+	const char *t;
+
+	sv_buf_init(&out, SV_PAC_MAX);
+	assert_int_equal(sv_pac_write(&out, &cfg), 0);
+	t = buf_str(&out);
+	assert_non_null(strstr(t, "\t\treturn \"DIRECT\";\n")); /* loopback */
+	assert_non_null(strstr(t, "default route"));
+	assert_non_null(strstr(t, "\treturn p;\n}\n"));
+	assert_null(strstr(t, "dnsResolve"));
+	assert_null(strstr(t, "isInNet"));
+	assert_int_equal(count_of(t, "return \"DIRECT\""), 1);
+	sv_buf_cleanup(&out);
+}
+
 int
 main(void)
 {
@@ -1124,6 +1205,9 @@ main(void)
 		cmocka_unit_test(error_responses_are_complete_and_safe),
 		cmocka_unit_test(basic_credentials_decode_and_compare),
 		cmocka_unit_test(pac_sends_tunnel_networks_through_the_proxy),
+		cmocka_unit_test(pac_lists_domain_and_search_domains_once_and_drops_unsafe_ones),
+		cmocka_unit_test(
+			pac_with_a_default_route_sends_everything_but_loopback_through_the_proxy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -69,6 +69,21 @@ finish(struct out *o)
 	return o->overflow ? -1 : (int)o->len;
 }
 
+/* "routes":[{"dst":"10.1.0.0/16","via":"10.77.0.1"},...] (via 0.0.0.0: on the link) */
+static void
+put_routes_json(struct out *o, const struct sv_lease *l)
+{
+	char d[SV_IP_STRLEN], v[SV_IP_STRLEN];
+
+	put(o, "\"routes\":[");
+	for (unsigned i = 0; i < l->n_routes && i < SV_DHCP_ROUTES_MAX; i++)
+		put(o, "{\"dst\":\"%s/%u\",\"via\":\"%s\"}%s",
+			sv_ip_format(&l->routes[i].dst, d, sizeof d), l->routes[i].prefix_len,
+			sv_ip_format(&l->routes[i].via, v, sizeof v),
+			i + 1 < l->n_routes ? "," : "");
+	put(o, "]");
+}
+
 static void
 put_lease_json(struct out *o, const struct sv_status *st)
 {
@@ -91,7 +106,9 @@ put_lease_json(struct out *o, const struct sv_status *st)
 			put_jstr(o, l->search[i]);
 			put(o, "%s", i + 1 < l->n_search ? "," : "");
 		}
-		put(o, "],\"ipv6\":[");
+		put(o, "],");
+		put_routes_json(o, l);
+		put(o, ",\"ipv6\":[");
 		for (unsigned i = 0; i < l->n_ip6; i++) {
 			put_jstr(o, sv_ip_format(&l->ip6[i], b, sizeof b));
 			put(o, "%s", i + 1 < l->n_ip6 ? "," : "");
@@ -213,6 +230,16 @@ sv_status_text(const struct sv_status *st, char *buf, size_t cap)
 			put(&o, "DNS domain:        %s\n", st->lease.domain);
 		for (unsigned i = 0; i < st->lease.n_search; i++)
 			put(&o, "Search domain:     %s\n", st->lease.search[i]);
+		for (unsigned i = 0; i < st->lease.n_routes && i < SV_DHCP_ROUTES_MAX; i++) {
+			const struct sv_dhcp_route *r = &st->lease.routes[i];
+			char v[SV_IP_STRLEN];
+			bool on_link = r->via.b[0] == 0 && r->via.b[1] == 0 &&
+				r->via.b[2] == 0 && r->via.b[3] == 0;
+			put(&o, "Route:             %s/%u %s%s\n",
+				sv_ip_format(&r->dst, b, sizeof b), r->prefix_len,
+				on_link ? "on the link" : "via ",
+				on_link ? "" : sv_ip_format(&r->via, v, sizeof v));
+		}
 		for (unsigned i = 0; i < st->lease.n_ip6; i++)
 			put(&o, "IPv6 address:      %s\n",
 				sv_ip_format(&st->lease.ip6[i], b, sizeof b));

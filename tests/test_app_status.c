@@ -38,6 +38,13 @@ sample(struct sv_status *st)
 	strcpy(st->lease.search[0], "lab.test");
 	strcpy(st->lease.search[1], "corp.test");
 	st->lease.n_search = 2;
+	sv_ip_parse("10.1.0.0", &st->lease.routes[0].dst);
+	st->lease.routes[0].prefix_len = 16;
+	sv_ip_parse("10.77.0.1", &st->lease.routes[0].via);
+	sv_ip_parse("10.2.3.0", &st->lease.routes[1].dst);
+	st->lease.routes[1].prefix_len = 24;
+	sv_ip_parse("0.0.0.0", &st->lease.routes[1].via);
+	st->lease.n_routes = 2;
 	st->bytes_in = 1234567;
 	st->frames_out = 42;
 	st->proxy_connections = 3;
@@ -59,6 +66,8 @@ json_has_the_fields_and_escapes_strings(void **state)
 	assert_non_null(strstr(buf, "\"ip\":\"10.77.0.123\",\"prefix_len\":24"));
 	assert_non_null(strstr(buf, "\"dns\":[\"10.77.0.1\"]"));
 	assert_non_null(strstr(buf, "\"domain\":\"corp.test\",\"search\":[\"lab.test\",\"corp.test\"]"));
+	assert_non_null(strstr(buf, ",\"routes\":[{\"dst\":\"10.1.0.0/16\",\"via\":\"10.77.0.1\"},"
+				    "{\"dst\":\"10.2.3.0/24\",\"via\":\"0.0.0.0\"}],\"ipv6\":["));
 	assert_non_null(strstr(buf, "\"bytes_in\":1234567"));
 	assert_non_null(strstr(buf, "\"proxy_connections\":3}"));
 	assert_int_equal(buf[n - 1], '\n');
@@ -112,6 +121,9 @@ text_reads_like_a_status_screen(void **state)
 	assert_non_null(strstr(buf, "State:             established\n"));
 	assert_non_null(strstr(buf, "(version 5.01, build 9674)"));
 	assert_non_null(strstr(buf, "Address:           10.77.0.123/24 gateway 10.77.0.1\n"));
+	assert_non_null(strstr(buf, "Search domain:     lab.test\n"));
+	assert_non_null(strstr(buf, "Route:             10.1.0.0/16 via 10.77.0.1\n"
+				    "Route:             10.2.3.0/24 on the link\n"));
 }
 
 int

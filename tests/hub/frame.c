@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/addr.h"
 #include "core/err.h"
 #include "hub.h"
 
@@ -484,4 +485,94 @@ hub_frame_rewrite_dns(const struct hub_net *net, uint8_t *f, size_t n)
 		rewrite_dhcp(net, f + ETH_HLEN, n - ETH_HLEN);
 	else if (et == ETHERTYPE_IPV6 && (f[ETH_HLEN] >> 4) == 6)
 		rewrite_ra(net, f + ETH_HLEN, n - ETH_HLEN);
+}
+
+/* --- test-only DHCP routes (option 121) --------------------------------------------- */
+
+/* see hub.h */
+int
+hub_dhcp_route_add(struct hub_net *net, const char *spec)
+{
+	char dst[INET_ADDRSTRLEN], gw[INET_ADDRSTRLEN];
+	unsigned len;
+	int used = 0;
+	struct sv_ip d, g;
+
+	if (sscanf(spec, "%15[0-9.]/%2u,%15[0-9.]%n", dst, &len, gw, &used) != 3 ||
+		spec[used] != '\0' || len > 32 || sv_ip_parse(dst, &d) != 0 ||
+		sv_ip_parse(gw, &g) != 0 || d.family != 4 || g.family != 4)
+		return SV_E_INVAL;
+	size_t sig = (len + 7) / 8, add = 1 + sig + 4;
+	if (net->dhcp_routes_len + add > sizeof net->dhcp_routes)
+		return SV_E_TOOBIG;
+	uint8_t *o = net->dhcp_routes + net->dhcp_routes_len;
+	o[0] = (uint8_t)len;
+	memcpy(o + 1, d.b, sig);
+	memcpy(o + 1 + sig, g.b, 4);
+	net->dhcp_routes_len += add;
+	return 0;
+}
+
+/* Offset (in the BOOTP payload b[0..bn)) of the END option of a DHCP OFFER or ACK, or 0
+ * when b is not one or has no END. */
+static size_t
+dhcp_reply_end(const uint8_t *b, size_t bn)
+{
+	size_t o = 240; /* fixed BOOTP part + magic cookie */
+	int type = 0;
+
+	if (bn <= o || b[0] != 2 || rd16(b + 236) != 0x6382 || rd16(b + 238) != 0x5363)
+		return 0;
+	while (o < bn && b[o] != 255) {
+		if (b[o] == 0) {
+			o++;
+			continue;
+		}
+		if (o + 2 > bn || o + 2 + b[o + 1] > bn)
+			return 0;
+		if (b[o] == 53 && b[o + 1] == 1)
+			type = b[o + 2];
+		o += 2u + b[o + 1];
+	}
+	return o < bn && (type == 2 || type == 5) ? o : 0;
+}
+
+/* see hub.h */
+size_t
+hub_frame_add_dhcp_routes(const struct hub_net *net, uint8_t *f, size_t n, size_t cap)
+{
+	if (net->dhcp_routes_len == 0 || n < ETH_HLEN + 20 + 8 || n > cap ||
+		rd16(f + 12) != ETHERTYPE_IPV4 || (f[ETH_HLEN] >> 4) != 4)
+		return n;
+	uint8_t *ip = f + ETH_HLEN;
+	size_t ihl = (size_t)(ip[0] & 15) * 4, tot = rd16(ip + 2);
+	if (ihl < 20 || tot < ihl + 8 || ETH_HLEN + tot > n || ip[9] != PROTO_UDP ||
+		(rd16(ip + 6) & 0x3fff) != 0)
+		return n;
+	uint8_t *udp = ip + ihl;
+	size_t ulen = rd16(udp + 4);
+	if (rd16(udp) != PORT_BOOTPS || rd16(udp + 2) != PORT_BOOTPC || ulen < 8 ||
+		ihl + ulen > tot)
+		return n;
+	uint8_t *b = udp + 8;
+	size_t end = dhcp_reply_end(b, ulen - 8);
+	if (end == 0)
+		return n;
+	size_t need = end + 2 + net->dhcp_routes_len + 1;
+	size_t bn = need > ulen - 8 ? need : ulen - 8;
+	if (ETH_HLEN + ihl + 8 + bn > cap)
+		return n;
+	b[end] = 121;
+	b[end + 1] = (uint8_t)net->dhcp_routes_len;
+	memcpy(b + end + 2, net->dhcp_routes, net->dhcp_routes_len);
+	b[need - 1] = 255;
+	ulen = 8 + bn;
+	tot = ihl + ulen;
+	wr16(ip + 2, (uint16_t)tot);
+	wr16(ip + 10, 0);
+	wr16(ip + 10, hub_csum_fold(hub_csum_add(0, ip, ihl)));
+	wr16(udp + 4, (uint16_t)ulen);
+	wr16(udp + 6, 0);
+	wr16(udp + 6, udp_csum(false, ip + 12, ip + 16, udp, ulen));
+	return ETH_HLEN + tot > n ? ETH_HLEN + tot : n;
 }

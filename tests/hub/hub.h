@@ -20,7 +20,8 @@
  * hub from a fixed table, so slirp never opens a socket anywhere but 127.0.0.1 / ::1.
  *
  * Modules:
- *   frame.c    pure: filter, DNS responder, DHCP/RA DNS-option rewrite (unit-tested)
+ *   frame.c    pure: filter, DNS responder, DHCP/RA DNS-option rewrite, test-only DHCP
+ *              routes (option 121) appended to slirp's replies (unit-tested)
  *   httpreq.c  pure: server-side HTTP request parser (unit-tested)
  *   login.c    pure: login / additional_connect PACK check -> error code or welcome
  *              PACK (unit-tested)
@@ -53,6 +54,13 @@ struct hub_net {
 	unsigned prefix6_len;
 	uint8_t vhost6[16];     /* maps to ::1 */
 	uint8_t slirp_dns6[16]; /* slirp's vnameserver6: never reachable */
+	/* Test-only DHCP extras (libslirp's DHCP server cannot send them itself): option
+	 * 121 data appended to every OFFER and ACK (hub_frame_add_dhcp_routes), and the
+	 * domain (15) and search list (119) handed to slirp (strings borrowed from argv). */
+	uint8_t dhcp_routes[255];
+	size_t dhcp_routes_len;
+	const char *dhcp_domain;
+	const char *dhcp_search[5]; /* NULL-terminated */
 };
 
 /* 10.77.0.0/24, vhost .1, slirp's DNS .3, DHCP from .100; fd77::/64, vhost fd77::1. */
@@ -100,6 +108,18 @@ size_t hub_dns_reply(const struct hub_dns *dns, const uint8_t *q, size_t qn, uin
  * left alone.
  */
 void hub_frame_rewrite_dns(const struct hub_net *net, uint8_t *f, size_t n);
+
+/* "DST/LEN,GATEWAY" (IPv4, e.g. "10.99.0.0/16,10.77.0.1") -> one more RFC 3442
+ * descriptor in net->dhcp_routes. 0, SV_E_INVAL, SV_E_TOOBIG (option full). */
+int hub_dhcp_route_add(struct hub_net *net, const char *spec);
+
+/*
+ * DHCP OFFER or ACK from slirp in f[0..n) (cap bytes of room): appends option 121 with
+ * net->dhcp_routes before the END option, growing the frame when the padding after END
+ * is too short, and fixes the IPv4 and UDP lengths and checksums. Returns the frame's
+ * new length (n when nothing was done: another frame, no routes, no room).
+ */
+size_t hub_frame_add_dhcp_routes(const struct hub_net *net, uint8_t *f, size_t n, size_t cap);
 
 /* Internet checksum (RFC 1071) of p[0..n) added to sum; not folded. */
 uint32_t hub_csum_add(uint32_t sum, const uint8_t *p, size_t n);

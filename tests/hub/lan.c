@@ -113,6 +113,7 @@ cb_send_packet(const void *buf, size_t len, void *opaque)
 		return (ssize_t)len; /* cannot happen with MTU 1500; dropped */
 	memcpy(l->frame, buf, len);
 	hub_frame_rewrite_dns(&l->net, l->frame, len);
+	len = hub_frame_add_dhcp_routes(&l->net, l->frame, len, SV_TUNNEL_FRAME_MAX);
 	l->emit(l->arg, l->frame, len);
 	return (ssize_t)len;
 }
@@ -426,6 +427,9 @@ hub_lan_new(uv_loop_t *loop, const struct hub_net *net, const struct hub_dns *dn
 	cfg.if_mru = 1500;
 	cfg.disable_host_loopback = false;
 	cfg.disable_dns = true;
+	cfg.vdomainname = net->dhcp_domain;
+	if (net->dhcp_search[0] != NULL)
+		cfg.vdnssearch = l->net.dhcp_search;
 	l->slirp = slirp_new(&cfg, &lan_callbacks, l);
 	if (l->slirp == NULL) {
 		log_err("lan %u: slirp_new failed", id);

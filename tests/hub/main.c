@@ -37,6 +37,10 @@ static const char usage[] =
 	"  --anonymous NAME          anonymous user (authtype 0)\n"
 	"  --dns-name NAME=IP        DNS record (repeatable; default intranet.test=10.77.0.1)\n"
 	"  --hostfwd tcp:HIP:HP-GIP:GP  connections to HIP:HP here go to GIP:GP on the LAN\n"
+	"  --dhcp-route DST/LEN,GW   a static route in DHCP option 121 (repeatable; test only:\n"
+	"                            appended to libslirp's OFFER and ACK)\n"
+	"  --dhcp-domain NAME        DHCP domain name (option 15)\n"
+	"  --dhcp-search NAME        DHCP domain search list entry (option 119; up to 4)\n"
 	"                            (a client's address; for reverse-forward tests)\n"
 	"  --timeout MS              session timeout sent in the welcome (default 20000)\n"
 	"  --max-sessions N          concurrent sessions (default 64; then error 16)\n"
@@ -291,7 +295,7 @@ enum {
 	OPT_LISTEN = 256, OPT_CERT, OPT_KEY, OPT_HUB, OPT_USER, OPT_ANON, OPT_DNS, OPT_TIMEOUT,
 	OPT_MAXSESS, OPT_AUTO_DISC, OPT_F_LOGIN, OPT_F_BYTES, OPT_F_MS, OPT_F_RST, OPT_F_ALT, OPT_F_KILL,
 	OPT_F_DELAY, OPT_F_JITTER, OPT_F_LOSS, OPT_F_SEED, OPT_F_RATE, OPT_F_SLOWTLS, OPT_F_BAD,
-	OPT_LOGLEVEL, OPT_HOSTFWD,
+	OPT_LOGLEVEL, OPT_HOSTFWD, OPT_DHCP_ROUTE, OPT_DHCP_DOMAIN, OPT_DHCP_SEARCH,
 };
 
 /* --hostfwd specs (argv strings), applied once the LAN exists. */
@@ -307,6 +311,9 @@ static const struct option long_opts[] = {
 	{ "anonymous", required_argument, NULL, OPT_ANON },
 	{ "dns-name", required_argument, NULL, OPT_DNS },
 	{ "hostfwd", required_argument, NULL, OPT_HOSTFWD },
+	{ "dhcp-route", required_argument, NULL, OPT_DHCP_ROUTE },
+	{ "dhcp-domain", required_argument, NULL, OPT_DHCP_DOMAIN },
+	{ "dhcp-search", required_argument, NULL, OPT_DHCP_SEARCH },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "max-sessions", required_argument, NULL, OPT_MAXSESS },
 	{ "fault-login-error", required_argument, NULL, OPT_F_LOGIN },
@@ -389,6 +396,18 @@ parse_args(struct hub_config *c, int argc, char **argv, int *level)
 			else
 				hostfwds[n_hostfwds++] = optarg;
 			break;
+		case OPT_DHCP_ROUTE: r = hub_dhcp_route_add(&c->net, optarg); break;
+		case OPT_DHCP_DOMAIN: c->net.dhcp_domain = optarg; break;
+		case OPT_DHCP_SEARCH: {
+			size_t k = 0;
+			while (k < 4 && c->net.dhcp_search[k] != NULL)
+				k++;
+			if (k == 4)
+				r = SV_E_TOOBIG;
+			else
+				c->net.dhcp_search[k] = optarg;
+			break;
+		}
 		case OPT_TIMEOUT:
 			if ((r = parse_u64(optarg, 600000, &v)) == 0 && v < 1000)
 				r = SV_E_INVAL;

@@ -395,6 +395,98 @@ rewrite_puts_the_gateway_into_dhcp_dns_option(void **state)
 	assert_true(csum_ok_udp4(f, n));
 }
 
+/* A DHCP reply (type 5 ACK, 2 OFFER, 6 NAK) from port 67 with pad bytes after END;
+ * returns the frame length. */
+static size_t
+dhcp_reply(uint8_t *f, uint8_t type, size_t pad)
+{
+	uint8_t bootp[600];
+	memset(bootp, 0, sizeof bootp);
+	bootp[0] = 2;
+	const uint8_t cookie[4] = { 99, 130, 83, 99 };
+	memcpy(bootp + 236, cookie, 4);
+	size_t o = 240;
+	bootp[o++] = 53, bootp[o++] = 1, bootp[o++] = type;
+	bootp[o++] = 1, bootp[o++] = 4;
+	memcpy(bootp + o, (uint8_t[]){ 255, 255, 255, 0 }, 4);
+	o += 4;
+	bootp[o++] = 255;
+	size_t n = ip4_frame(f, 17, V4_BCAST, 68, bootp, o + pad);
+	f[14 + 20] = 0, f[14 + 21] = 67; /* from the server port */
+	return n;
+}
+
+/* Offset of option code in the frame's DHCP options, or 0. */
+static size_t
+find_option(const uint8_t *f, size_t n, uint8_t code)
+{
+	size_t o = 14 + 28 + 240;
+	while (o + 1 < n && f[o] != 255) {
+		if (f[o] == 0) {
+			o++;
+			continue;
+		}
+		if (f[o] == code)
+			return o;
+		o += 2u + f[o + 1];
+	}
+	return 0;
+}
+
+static void
+dhcp_routes_are_appended_to_offer_and_ack_only(void **state)
+{
+	(void)state;
+	uint8_t f[1600];
+	struct hub_net net = NET;
+
+	assert_int_equal(hub_dhcp_route_add(&net, "10.99.0.0/16,10.77.0.1"), 0);
+	assert_int_equal(hub_dhcp_route_add(&net, "0.0.0.0/0,10.77.0.1"), 0);
+	assert_int_equal(hub_dhcp_route_add(&net, "10.99.0.0/33,10.77.0.1"), SV_E_INVAL);
+	assert_int_equal(hub_dhcp_route_add(&net, "10.99.0.0/16"), SV_E_INVAL);
+	assert_int_equal(hub_dhcp_route_add(&net, "10.99.0.0/16,10.77.0.1x"), SV_E_INVAL);
+	assert_int_equal(hub_dhcp_route_add(&net, "fd00::/8,10.77.0.1"), SV_E_INVAL);
+	static const uint8_t want[] = { 121, 12, 16, 10, 99, 10, 77, 0, 1, 0, 10, 77, 0, 1, 255 };
+
+	/* in place: room in the padding after END */
+	size_t n = dhcp_reply(f, 5, 64);
+	assert_int_equal(hub_frame_add_dhcp_routes(&net, f, n, sizeof f), n);
+	size_t o = find_option(f, n, 121);
+	assert_true(o > 0);
+	assert_memory_equal(f + o, want, sizeof want);
+	assert_true(csum_ok_udp4(f, n));
+
+	/* grown: no padding; the lengths follow */
+	n = dhcp_reply(f, 2, 0);
+	size_t m = hub_frame_add_dhcp_routes(&net, f, n, sizeof f);
+	assert_int_equal(m, n + 14);
+	assert_int_equal(f[14 + 2] << 8 | f[14 + 3], m - 14);
+	assert_int_equal(f[14 + 24] << 8 | f[14 + 25], m - 14 - 20);
+	assert_memory_equal(f + find_option(f, m, 121), want, sizeof want);
+	assert_true(csum_ok_udp4(f, m));
+
+	/* no room to grow, a NAK, a request from the client, no routes: untouched */
+	n = dhcp_reply(f, 5, 0);
+	assert_int_equal(hub_frame_add_dhcp_routes(&net, f, n, n + 5), n);
+	assert_int_equal(find_option(f, n, 121), 0);
+	n = dhcp_reply(f, 6, 64);
+	assert_int_equal(hub_frame_add_dhcp_routes(&net, f, n, sizeof f), n);
+	assert_int_equal(find_option(f, n, 121), 0);
+	n = dhcp_reply(f, 5, 64);
+	f[14 + 21] = 68, f[14 + 23] = 67;
+	assert_int_equal(hub_frame_add_dhcp_routes(&net, f, n, sizeof f), n);
+	assert_int_equal(find_option(f, n, 121), 0);
+	n = dhcp_reply(f, 5, 64);
+	assert_int_equal(hub_frame_add_dhcp_routes(&NET, f, n, sizeof f), n);
+	assert_int_equal(find_option(f, n, 121), 0);
+
+	/* the option's 255 bytes are a ceiling */
+	for (int i = 0; i < 40; i++)
+		(void)hub_dhcp_route_add(&net, "10.1.2.3/32,10.77.0.1");
+	assert_int_equal(hub_dhcp_route_add(&net, "10.1.2.3/32,10.77.0.1"), SV_E_TOOBIG);
+	assert_true(net.dhcp_routes_len <= 255);
+}
+
 /* --- HTTP ---------------------------------------------------------------------------- */
 
 static void
@@ -826,6 +918,7 @@ main(void)
 		cmocka_unit_test_setup(dns_ignores_malformed_queries, setup),
 		cmocka_unit_test_setup(dns_table_rejects_bad_entries, setup),
 		cmocka_unit_test_setup(rewrite_puts_the_gateway_into_dhcp_dns_option, setup),
+		cmocka_unit_test_setup(dhcp_routes_are_appended_to_offer_and_ack_only, setup),
 		cmocka_unit_test(http_parses_a_signature_post),
 		cmocka_unit_test(http_rejects_bad_requests),
 		cmocka_unit_test(login_accepts_the_hashed_password_case_insensitive_user),

@@ -113,7 +113,7 @@ cb_send_packet(const void *buf, size_t len, void *opaque)
 		return (ssize_t)len; /* cannot happen with MTU 1500; dropped */
 	memcpy(l->frame, buf, len);
 	hub_frame_rewrite_dns(&l->net, l->frame, len);
-	len = hub_frame_add_dhcp_routes(&l->net, l->frame, len, SV_TUNNEL_FRAME_MAX);
+	len = hub_frame_add_dhcp_routes(&l->net, l->frame, len, 1514); /* Ethernet's max */
 	l->emit(l->arg, l->frame, len);
 	return (ssize_t)len;
 }

@@ -318,20 +318,38 @@ note_route(void *arg, const char *why)
 	log_info("dhcp: %s", why);
 }
 
-/* Once per lease change: what was left out (info), the routes kept (debug). */
+/* When the route options or the subnet changed: what was left out (info), the routes
+ * kept (debug). Other lease changes (an IPv6 address) do not repeat them. */
 static void
 log_routes(const struct sv_lease *l)
 {
+	static struct {
+		struct sv_dhcp_routes_raw raw;
+		struct sv_ip ip;
+		unsigned prefix_len;
+	} last;
 	struct sv_dhcp_route r[SV_DHCP_ROUTES_MAX];
-	char d[SV_IP_STRLEN], v[SV_IP_STRLEN];
+	char d[SV_IP_STRLEN], g[SV_IP_STRLEN], v[SV_IP_STRLEN + 8];
 	unsigned code;
 
+	if (memcmp(&last.raw, &S.dopt.routes, sizeof last.raw) == 0 &&
+		memcmp(&last.ip, &l->ip, sizeof last.ip) == 0 &&
+		last.prefix_len == l->prefix_len)
+		return;
+	memcpy(&last.raw, &S.dopt.routes, sizeof last.raw);
+	last.ip = l->ip;
+	last.prefix_len = l->prefix_len;
 	sv_dhcp_routes_select(&S.dopt.routes, &l->ip, l->prefix_len, r, SV_DHCP_ROUTES_MAX,
 		&code, note_route, NULL);
-	for (unsigned i = 0; i < l->n_routes; i++)
-		log_debug("dhcp: route %s/%u via %s (option %u)",
-			sv_ip_format(&l->routes[i].dst, d, sizeof d), l->routes[i].prefix_len,
-			sv_ip_format(&l->routes[i].via, v, sizeof v), code);
+	for (unsigned i = 0; i < l->n_routes; i++) {
+		const struct sv_dhcp_route *x = &l->routes[i];
+		bool on_link = x->via.b[0] == 0 && x->via.b[1] == 0 && x->via.b[2] == 0 &&
+			x->via.b[3] == 0;
+		snprintf(v, sizeof v, "via %s", sv_ip_format(&x->via, g, sizeof g));
+		log_debug("dhcp: route %s/%u %s (option %u)",
+			sv_ip_format(&x->dst, d, sizeof d), x->prefix_len,
+			on_link ? "on the link" : v, code);
+	}
 }
 
 /* --- diagnostics -------------------------------------------------------------------- */

@@ -53,6 +53,8 @@ has "$HL_W/status.txt" 'Route:             10.98.7.0/24 on the link' "status scr
 has "$HL_W/status.txt" 'DNS domain:        corp.test' "status screen"
 has "$HL_PROXY_LOG" 'dhcp: option 121: route 172.20.0.0/16 via 192.168.9.1 ignored: the gateway is not on the lease'"'"'s subnet' "log of the route left out"
 want "the route logged once" 1 "$(grep -c 'dhcp: route 10.99.0.0/16 via 10.77.0.1 (option 121)' "$HL_PROXY_LOG")"
+want "the route left out logged once" 1 "$(grep -c 'route 172.20.0.0/16 via 192.168.9.1 ignored' "$HL_PROXY_LOG")"
+has "$HL_PROXY_LOG" 'dhcp: route 10.98.7.0/24 on the link (option 121)' "log of the on-link route"
 hl_log "/status, the status screen and the log show the routes, domain and search list"
 
 curl -sS --max-time 5 --noproxy '*' -o "$HL_W/pac.js" "http://$HTTP_P/proxy.pac"

@@ -40,6 +40,7 @@
 #include "platform/app.h"
 #include "platform/control.h"
 #include "platform/known.h"
+#include "platform/mux.h"
 #include "platform/status.h"
 #include "platform/os.h"
 #include "platform/platform.h"
@@ -1532,6 +1533,38 @@ fill_status(void *arg, struct sv_status *st)
 
 /* --- set-up and tear-down ---------------------------------------------------------- */
 
+/* The per-account socket that later --stdio runs attach to (platform/mux.h): SOCKS5
+ * without credentials (only this user can reach it) and without an idle timeout (an
+ * ssh session may sit idle for hours). Not fatal: without it --stdio logs in itself. */
+static void
+open_mux(struct app *a)
+{
+	const struct sv_config *c = a->cfg;
+	struct sv_proxy_config pc = {
+		.connect_timeout_ms = c->connect_timeout_ms,
+		.max_clients = c->max_clients,
+		.conn_buffer = 64 * 1024,
+	};
+	char path[256], addr[300], err[512];
+	int r;
+
+	if (c->have_stdio || c->no_attach)
+		return;
+	if ((r = sv_mux_path(c, true, path, sizeof path, err, sizeof err)) != 0) {
+		log_warn("attach: %s; --stdio runs will log in themselves", err);
+		return;
+	}
+	snprintf(addr, sizeof addr, "unix:%s", path);
+	r = sv_proxy_listen(a->loop, SV_PROXY_SOCKS, addr, &pc, NULL, 0);
+	if (r == -EADDRINUSE)
+		log_info("attach: another instance already serves %s; --stdio runs attach "
+			"to that one", path);
+	else if (r != 0)
+		log_warn_r(r, "attach: cannot serve --stdio runs on %s", path);
+	else
+		log_info("attach: --stdio runs for this account attach through %s", path);
+}
+
 static int
 open_listeners(struct app *a)
 {
@@ -1585,6 +1618,7 @@ open_listeners(struct app *a)
 		log_info("forward: %s %s on %s", c->fwd[i].kind == SV_FWD_REMOTE ? "-R" : "-L",
 			text, bound);
 	}
+	open_mux(a);
 	/* /proxy.pac names the SOCKS and HTTP listeners reachable over TCP */
 	sv_httpproxy_set_pac_info(first_tcp_listener(a, "socks5", "proxy"),
 		first_tcp_listener(a, "proxy", "http"));

@@ -105,7 +105,14 @@ static const char usage[] =
 	"  -R PORT:HOST:HOSTPORT   listen on PORT of the tunnel address, connect to\n"
 	"                          HOST:HOSTPORT here\n"
 	"  --stdio HOST:PORT       relay stdin/stdout to HOST:PORT through the tunnel and\n"
-	"                          exit when it closes (ssh ProxyCommand)\n"
+	"                          exit when it closes (ssh ProxyCommand); attaches to\n"
+	"                          a running instance for the same account if there is\n"
+	"                          one (no login of its own)\n"
+	"  --no-attach             --stdio always logs in itself; other instances do not\n"
+	"                          serve --stdio runs\n"
+	"  --control-path PATH     the Unix socket where an instance serves --stdio runs\n"
+	"                          (default: per account, in $XDG_RUNTIME_DIR/sevpn-proxy\n"
+	"                          or /tmp/sevpn-proxy-UID)\n"
 	"  --proxy-user USER       clients must log in as USER (SOCKS5 username/password,\n"
 	"                          HTTP Proxy-Authorization: Basic; SOCKS4 is refused)\n"
 	"                          with the password in $SEVPN_PROXY_PASSWORD or in\n"
@@ -231,6 +238,7 @@ sv_config_cleanup(struct sv_config *c)
 	free(c->log_file);
 	free(c->control);
 	free(c->ready_file);
+	free(c->control_path);
 	free(c->config_file);
 	free(c->profile);
 	free(c->account_file);
@@ -371,6 +379,8 @@ enum {
 	OPT_COMPRESS,
 	OPT_HALF_DUPLEX,
 	OPT_STDIO,
+	OPT_NO_ATTACH,
+	OPT_CONTROL_PATH,
 };
 
 static const struct option options[] = {
@@ -419,6 +429,8 @@ static const struct option options[] = {
 	{ "local-forward", required_argument, NULL, 'L' },
 	{ "remote-forward", required_argument, NULL, 'R' },
 	{ "stdio", required_argument, NULL, OPT_STDIO },
+	{ "no-attach", no_argument, NULL, OPT_NO_ATTACH },
+	{ "control-path", required_argument, NULL, OPT_CONTROL_PATH },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -437,7 +449,7 @@ is_path(int opt)
 	return opt == OPT_PASSWORD_FILE || opt == OPT_CERT || opt == OPT_KEY ||
 		opt == OPT_CA || opt == OPT_KNOWN_SERVERS || opt == OPT_LOG_FILE ||
 		opt == OPT_ACCOUNT || opt == OPT_READY_FILE ||
-		opt == OPT_PROXY_PASSWORD_FILE;
+		opt == OPT_PROXY_PASSWORD_FILE || opt == OPT_CONTROL_PATH;
 }
 
 static const struct option *
@@ -689,6 +701,13 @@ apply(struct sv_config *c, int opt, const char *what, const char *arg, int *nver
 		c->have_stdio = true;
 		return 0;
 	}
+	case OPT_NO_ATTACH:
+		c->no_attach = true;
+		return 0;
+	case OPT_CONTROL_PATH:
+		if (arg[0] == '\0')
+			return sv_errf(err, cap, "%s: expected the path of a Unix socket", what);
+		return set_str(&c->control_path, arg);
 	case OPT_PROXY_USER:
 		if (arg[0] == '\0' || strlen(arg) > 255 || strchr(arg, ':') != NULL)
 			return sv_errf(err, cap, "%s '%s': expected a user name of 1 to 255 "
@@ -1531,6 +1550,10 @@ sv_config_print(const struct sv_config *c, FILE *f)
 		sv_forward_format(&c->stdio, t, sizeof t);
 		print_kv(f, "stdio", t);
 	}
+	if (c->no_attach)
+		fprintf(f, "no-attach = yes\n");
+	if (c->control_path != NULL)
+		print_kv(f, "control-path", c->control_path);
 	if (c->proxy_user != NULL) {
 		print_kv(f, "proxy-user", c->proxy_user);
 		if (getenv("SEVPN_PROXY_PASSWORD") != NULL || c->proxy_password_file == NULL)

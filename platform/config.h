@@ -152,6 +152,11 @@ struct sv_config {
 	/* --control ADDR (loopback status listener), --ready-file PATH; owned or NULL. */
 	char *control;
 	char *ready_file;
+	/* --stdio attaches to an instance serving the same account (platform/mux.h),
+	 * unless --no-attach; --control-path PATH (owned or NULL) replaces the default
+	 * per-account socket path, for both sides. */
+	bool no_attach;
+	char *control_path;
 	/* Exec mode: the command after `--` (borrowed from argv), or NULL. */
 	char **exec_argv;
 

@@ -22,6 +22,7 @@
 #include "platform/app.h"
 #include "platform/control.h"
 #include "platform/config.h"
+#include "platform/mux.h"
 #include "platform/os.h"
 
 #ifndef SV_VERSION
@@ -263,6 +264,17 @@ main(int argc, char **argv)
 		sv_log_set_sink(log_file);
 	}
 	sv_config_log_notes(&cfg);
+	/* --stdio: an instance for this account may already be up (platform/mux.h); then
+	 * no password is read and no login made */
+	int attached_rc;
+	if (cfg.have_stdio && !cfg.no_attach && sv_mux_stdio(&cfg, &attached_rc)) {
+		sv_config_cleanup(&cfg);
+		if (log_file != NULL) {
+			sv_log_set_sink(NULL);
+			fclose(log_file);
+		}
+		return attached_rc;
+	}
 	sv_os_raise_nofile();
 
 	struct sv_app_params p = {

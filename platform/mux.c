@@ -103,7 +103,8 @@ private_dir(char *out, size_t cap, bool create, char *err, size_t errcap)
 	else
 		n = snprintf(out, cap, "/tmp/sevpn-proxy-%u", (unsigned)uid);
 	if (n < 0 || (size_t)n >= cap) {
-		snprintf(err, errcap, "$XDG_RUNTIME_DIR is too long for a socket path");
+		snprintf(err, errcap, "$XDG_RUNTIME_DIR %s is too long for a Unix socket "
+			"path; give a shorter --control-path", rt != NULL ? rt : "");
 		return -ENAMETOOLONG;
 	}
 	if (create && mkdir(out, 0700) != 0 && errno != EEXIST) {

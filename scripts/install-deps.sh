@@ -1,16 +1,17 @@
 #!/bin/sh
 # Install the Debian packages sevpn-proxy needs to build, test and run its demo.
 # Usage: scripts/install-deps.sh [--integration]
-#   --integration  also the real SoftEther server and the tools of the namespace test LAN.
-# Runs apt-get through sudo when not root. Never leaves a system-wide SoftEther server
-# running: service start-up is suppressed during the install (see shared traps.md).
+#   --integration  also the real SoftEther server, the tools of the namespace test LAN
+#                  and openssh-server (tests/cli/stdio_ssh_test.sh runs an sshd of its own).
+# Runs apt-get through sudo when not root. Never leaves a system-wide SoftEther server or
+# sshd running: service start-up is suppressed during the install (see shared traps.md).
 set -eu
 
 pkgs="build-essential cmake pkg-config xz-utils ca-certificates openssl curl python3
 libuv1-dev libbearssl-dev libcmocka-dev libslirp-dev zlib1g-dev libglib2.0-dev
 clang-14 libclang-rt-14-dev"
 integ="softether-vpnserver softether-vpncmd softether-vpnclient iproute2 dnsmasq-base
-util-linux procps ethtool busybox iperf3 gnuplot-nox"
+util-linux procps ethtool busybox iperf3 gnuplot-nox openssh-server"
 [ "${1:-}" = "--integration" ] && pkgs="$pkgs $integ"
 
 SUDO=
@@ -38,7 +39,7 @@ rc=0
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing >/dev/null || rc=$?
 [ -n "$placed" ] && $SUDO rm -f "$policy"
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-	for s in softether-vpnserver softether-vpnclient softether-vpnbridge; do
+	for s in softether-vpnserver softether-vpnclient softether-vpnbridge ssh ssh.socket; do
 		$SUDO systemctl disable --now "$s" >/dev/null 2>&1 || true
 	done
 fi

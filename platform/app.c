@@ -162,6 +162,8 @@ struct app {
 	/* exec mode */
 	uv_process_t child;
 	bool child_running;
+	/* the socket --stdio runs attach to (platform/mux.h), "" if none */
+	char attach_socket[256];
 	/* trust on first use: the certificate recorded by this process */
 	bool tofu_pinned;
 	uint8_t tofu_pin[32];
@@ -1496,6 +1498,7 @@ fill_status(void *arg, struct sv_status *st)
 	if (a->p->upstream != NULL)
 		sv_upstream_cfg_describe(a->p->upstream, st->upstream_proxy,
 			sizeof st->upstream_proxy);
+	snprintf(st->attach_socket, sizeof st->attach_socket, "%s", a->attach_socket);
 	st->encryption = true;
 	if (t != NULL && t->sess != NULL) {
 		const char *prod = sv_session_server_product(t->sess, &st->server_version,
@@ -1561,8 +1564,10 @@ open_mux(struct app *a)
 			"to that one", path);
 	else if (r != 0)
 		log_warn_r(r, "attach: cannot serve --stdio runs on %s", path);
-	else
+	else {
 		log_info("attach: --stdio runs for this account attach through %s", path);
+		snprintf(a->attach_socket, sizeof a->attach_socket, "%s", path);
+	}
 }
 
 static int

@@ -142,6 +142,7 @@ sv_status_json(const struct sv_status *st, char *buf, size_t cap)
 	put_kstr(&o, "cipher", st->cipher, true);
 	put_kstr(&o, "server_cert_sha256", st->cert_sha256, true);
 	put_kstr(&o, "upstream_proxy", st->upstream_proxy, true);
+	put_kstr(&o, "attach_socket", st->attach_socket, true);
 	put(&o, "\"started_at\":%llu,\"first_session_at\":%llu,\"session_at\":%llu,",
 		(unsigned long long)st->started_at, (unsigned long long)st->first_session_at,
 		(unsigned long long)st->session_at);
@@ -205,6 +206,8 @@ sv_status_text(const struct sv_status *st, char *buf, size_t cap)
 		st->user);
 	if (st->upstream_proxy[0])
 		put(&o, "Upstream proxy:    %s\n", st->upstream_proxy);
+	if (st->attach_socket[0])
+		put(&o, "Attach socket:     %s\n", st->attach_socket);
 	if (st->server_product[0])
 		put(&o, "Server product:    %s (version %u.%02u, build %u)\n", st->server_product,
 			st->server_version / 100, st->server_version % 100, st->server_build);

@@ -28,6 +28,7 @@ struct sv_status {
 	char cipher[64];
 	char cert_sha256[65]; /* hex, "" if not seen */
 	char upstream_proxy[300]; /* "" = direct */
+	char attach_socket[256];  /* where --stdio runs attach (platform/mux.h); "" = none */
 	uint64_t started_at;        /* Unix seconds */
 	uint64_t first_session_at;  /* Unix seconds, 0 = never */
 	uint64_t session_at;        /* current session, 0 = none */

@@ -48,6 +48,7 @@ sample(struct sv_status *st)
 	st->bytes_in = 1234567;
 	st->frames_out = 42;
 	st->proxy_connections = 3;
+	strcpy(st->attach_socket, "/run/user/1000/sevpn-proxy/mux-0123456789abcdef.sock");
 }
 
 static void
@@ -70,6 +71,8 @@ json_has_the_fields_and_escapes_strings(void **state)
 				    "{\"dst\":\"10.2.3.0/24\",\"via\":\"0.0.0.0\"}],\"ipv6\":["));
 	assert_non_null(strstr(buf, "\"bytes_in\":1234567"));
 	assert_non_null(strstr(buf, "\"proxy_connections\":3}"));
+	assert_non_null(strstr(buf, "\"attach_socket\":"
+		"\"/run/user/1000/sevpn-proxy/mux-0123456789abcdef.sock\""));
 	assert_int_equal(buf[n - 1], '\n');
 }
 
@@ -124,6 +127,11 @@ text_reads_like_a_status_screen(void **state)
 	assert_non_null(strstr(buf, "Search domain:     lab.test\n"));
 	assert_non_null(strstr(buf, "Route:             10.1.0.0/16 via 10.77.0.1\n"
 				    "Route:             10.2.3.0/24 on the link\n"));
+	assert_non_null(strstr(buf, "Attach socket:     "
+		"/run/user/1000/sevpn-proxy/mux-0123456789abcdef.sock\n"));
+	st.attach_socket[0] = '\0'; /* none: no line */
+	assert_true(sv_status_text(&st, buf, sizeof buf) > 0);
+	assert_null(strstr(buf, "Attach socket:"));
 }
 
 int

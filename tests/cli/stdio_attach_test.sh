@@ -6,6 +6,7 @@
 #    under $XDG_RUNTIME_DIR); several --stdio runs (one with the hub name in other
 #    case), without any password and without a terminal, attach to it: each gets the
 #    right HTTP response and exits 0, a refused port exits 1, and the hub saw ONE login;
+#    `sevpn-proxy status` shows the socket;
 #  - --no-attach logs in (a second login);
 #  - a second instance for the account does not take the socket over;
 #  - --control-path moves the socket for both sides; --check-config prints it;
@@ -56,7 +57,8 @@ check_body() { # NAME
 }
 
 # --- an instance serves its account's socket
-hl_proxy_start master -v
+CPORT=$(hl_free_port)
+hl_proxy_start master -v --control "$CPORT"
 MASTER=$HL_PROXY_PID
 MASTER_LOG=$HL_PROXY_LOG
 SOCK=$(sed -n 's/.*attach: --stdio runs for this account attach through \(.*\)$/\1/p' "$MASTER_LOG")
@@ -68,6 +70,10 @@ esac
 [ "$(stat -c %a "$SOCK")" = 600 ] || hl_fail "socket mode $(stat -c %a "$SOCK"), expected 600"
 [ "$(stat -c %a "$MUXDIR")" = 700 ] || hl_fail "directory mode $(stat -c %a "$MUXDIR"), expected 700"
 expect_logins 1 "the instance"
+"$HL_PROXY_BIN" status --control "127.0.0.1:$CPORT" >"$HL_W/status.txt" ||
+	hl_fail "sevpn-proxy status failed"
+grep -qF "Attach socket:     $SOCK" "$HL_W/status.txt" ||
+	hl_fail "the status does not show the attach socket: $(cat "$HL_W/status.txt")"
 
 # --- several --stdio runs attach: no password, no terminal, no login
 for i in 1 2 3; do

@@ -407,19 +407,25 @@ relay(int sock, int in, int out)
 	return r;
 }
 
-/* The PID of the process at the other end of a Unix socket, or 0 if unknown. */
-static long
-peer_pid(int fd)
+/* The process at the other end of a Unix socket: its PID (0 if unknown) and whether it
+ * runs as this user (or root). A socket at a --control-path in a shared directory could
+ * be another user's, who would then see the relayed bytes: refused. */
+static bool
+peer_is_ours(int fd, long *pid)
 {
+	*pid = 0;
 #ifdef SO_PEERCRED
 	struct ucred uc;
 	socklen_t len = sizeof uc;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) == 0)
-		return (long)uc.pid;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) != 0)
+		return false;
+	*pid = (long)uc.pid;
+	return uc.uid == getuid() || uc.uid == 0;
 #else
-	(void)fd;
+	uid_t uid;
+	gid_t gid;
+	return getpeereid(fd, &uid, &gid) == 0 && (uid == getuid() || uid == 0);
 #endif
-	return 0;
 }
 
 /* see mux.h */
@@ -440,12 +446,18 @@ sv_mux_stdio(const struct sv_config *cfg, int *exit_code)
 		log_debug("no instance serves %s (%s); logging in", path, sv_strerror(fd));
 		return false;
 	}
+	long pid;
+	if (!peer_is_ours(fd, &pid)) {
+		log_warn("%s is served by another user's process; not attaching, logging in",
+			path);
+		close(fd);
+		return false;
+	}
 	if ((r = socks_greet(fd)) != 0) {
 		log_warn_r(r, "%s does not answer as a sevpn-proxy instance; logging in", path);
 		close(fd);
 		return false;
 	}
-	long pid = peer_pid(fd);
 	log_debug("attached to the instance %ld through %s", pid, path);
 	r = socks_connect(fd, host, port, cfg->connect_timeout_ms + CONNECT_EXTRA_MS, &rep);
 	if (r == 0 && rep != SV_SOCKS5_REP_SUCCEEDED) {

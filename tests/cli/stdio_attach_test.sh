@@ -10,6 +10,7 @@
 #  - --no-attach logs in (a second login);
 #  - a second instance for the account does not take the socket over;
 #  - --control-path moves the socket for both sides; --check-config prints it;
+#  - (as root) a socket served by a process of another user (65534) is not used;
 #  - after the instance stopped its socket is gone and --stdio logs in itself;
 #  - a stale socket file (no listener) is passed over by --stdio and replaced by the next
 #    instance;
@@ -142,6 +143,40 @@ grep -q "attached to the instance $CTL_PID through $CTL" "$LOG" ||
 hl_proxy_stop
 [ ! -e "$CTL" ] || hl_fail "--control-path: the socket stayed after the instance stopped"
 expect_logins 4 "--control-path"
+
+# --- a socket served by another user is not attached to (as root: a fake SOCKS5
+# server running as uid 65534 in a directory both can write)
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null &&
+	setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 -c '' 2>/dev/null; then
+	OTHER_DIR=$(mktemp -d /tmp/sevpn-other.XXXXXX)
+	chmod 777 "$OTHER_DIR"
+	setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 -c '
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(4)
+print("listening", flush=True)
+while True:
+    c, _ = s.accept()
+    c.recv(64)
+    c.sendall(b"\x05\x00")
+    c.recv(300)
+    c.sendall(b"\x05\x00\x00\x01\x00\x00\x00\x00\x00\x00HTTP/1.0 200 OK\r\n\r\nstolen")
+    c.close()
+' "$OTHER_DIR/other.sock" >"$HL_W/other.txt" 2>&1 &
+	OTHER_PID=$!
+	HL_PIDS+=("$OTHER_PID")
+	for _ in $(seq 50); do grep -qs listening "$HL_W/other.txt" && break; sleep 0.1; done
+	[ -S "$OTHER_DIR/other.sock" ] || { rm -rf "$OTHER_DIR"; hl_fail "the other user's server did not start"; }
+	run_stdio other "" --control-path "$OTHER_DIR/other.sock" --stdio "intranet.test:$HTTP_PORT"
+	hl_stop_pid "$OTHER_PID"
+	rm -rf "$OTHER_DIR"
+	grep -q "stolen" "$OUT" && hl_fail "--stdio attached to another user's socket"
+	grep -q "served by another user's process" "$LOG" ||
+		hl_fail "--stdio did not say why it did not attach to another user's socket"
+	[ "$RC" -eq 2 ] || hl_fail "--stdio next to another user's socket: exit $RC, expected 2 (login, no password)"
+	hl_log "a socket served by another user is not attached to"
+fi
 
 # --- the instance stops: its socket goes; --stdio then logs in itself
 HL_PROXY_PID=$MASTER

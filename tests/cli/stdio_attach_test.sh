@@ -98,13 +98,32 @@ for i in 0 1 2; do
 	wait "${pids[i]}" || hl_fail "concurrent attached --stdio $((i + 4)) failed"
 	OUT=$HL_W/attach$((i + 4)).out RC=0 check_body "concurrent attached --stdio $((i + 4))"
 done
+# a larger body (back-pressure from a slow reader on stdout)
+hl_file big.bin 8
+rc=0
+printf 'GET /big.bin HTTP/1.0\r\nHost: intranet.test\r\n\r\n' |
+	setsid timeout 60 "$HL_PROXY_BIN" "${STDIO_ARGS[@]}" --stdio "intranet.test:$HTTP_PORT" \
+	2>"$HL_W/big.log" | "$HL_PY" -c '
+import sys, time
+out = open(sys.argv[1], "wb")
+while True:
+    b = sys.stdin.buffer.read(65536)
+    if not b:
+        break
+    out.write(b)
+    time.sleep(0.002)
+' "$HL_W/big.out" || rc=$?
+[ "$rc" -eq 0 ] || hl_fail "attached --stdio, 8 MiB: exit $rc"
+[ "$(sed '1,/^\r$/d' "$HL_W/big.out" | sha256sum | cut -d' ' -f1)" = "$HL_SHA256" ] ||
+	hl_fail "attached --stdio, 8 MiB: the body is wrong"
+grep -q "attached to the instance $MASTER" "$HL_W/big.log" || hl_fail "attached --stdio, 8 MiB: not attached"
 # a refused port: the instance's answer is final (exit 1, no login of its own)
 CLOSED=$(hl_free_port)
 run_stdio refused "" --stdio "intranet.test:$CLOSED"
 [ "$RC" -eq 1 ] || hl_fail "attached --stdio to a closed port: exit $RC, expected 1"
 grep -q "could not connect" "$LOG" || hl_fail "attached --stdio to a closed port: no message"
-expect_logins 1 "seven attached --stdio runs"
-hl_log "seven --stdio runs attached to instance $MASTER: one login on the hub"
+expect_logins 1 "eight attached --stdio runs"
+hl_log "eight --stdio runs attached to instance $MASTER: one login on the hub"
 
 # --- --no-attach logs in
 run_stdio noattach "$HL_PASS" --no-attach --stdio "intranet.test:$HTTP_PORT"

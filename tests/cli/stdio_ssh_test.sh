@@ -6,7 +6,7 @@
 # test, so ssh logs in as that same user:
 #  - with an instance of the account running, three ssh runs attach to it (their
 #    ProxyCommand has no password and no terminal): each prints the remote command's
-#    output, and the hub saw one login;
+#    output, 4 MiB go up and come back through `cat`, and the hub saw one login;
 #  - without an instance, ssh works through a --stdio that logs in itself.
 # Skips (77) when sshd is not installed (scripts/install-deps.sh --integration), or when
 # it will not log in the user running the test (a system account with a locked password
@@ -94,6 +94,15 @@ for i in 1 2 3; do
 	grep -q "attached to the instance $MASTER through" "$LOG" ||
 		hl_fail "ssh attached$i: the ProxyCommand did not attach to instance $MASTER"
 done
+# 4 MiB up and back down through the attached relay
+head -c 4194304 /dev/urandom >"$HL_W/up.bin"
+want=$(sha256sum <"$HL_W/up.bin" | cut -d' ' -f1)
+rc=0
+got=$(setsid timeout 60 ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no \
+	-o UserKnownHostsFile=/dev/null -o IdentitiesOnly=yes -o LogLevel=ERROR -i "$S/user_key" \
+	-o ProxyCommand="$PROXY" -p "$SSH_PORT" "$ME@intranet.test" cat <"$HL_W/up.bin" 2>"$HL_W/cat.log" |
+	sha256sum | cut -d' ' -f1) || rc=$?
+[ "$rc" -eq 0 ] && [ "$got" = "$want" ] || hl_fail "ssh cat of 4 MiB through the attached relay: exit $rc, wrong data"
 [ "$(logins)" -eq 1 ] || hl_fail "three attached ssh runs: the hub saw $(logins) logins, expected 1"
 hl_log "three ssh runs through --stdio attached to instance $MASTER: one login on the hub"
 hl_proxy_stop

@@ -148,7 +148,7 @@ expect_logins 3 "the second instance"
 # --- the configuration is shown; --control-path moves the socket for both sides
 "$HL_PROXY_BIN" "${STDIO_ARGS[@]}" --stdio "intranet.test:$HTTP_PORT" --control-path /x/c.sock \
 	--no-attach --check-config >"$HL_W/check.txt" 2>&1 || hl_fail "--check-config failed"
-grep -q '^control-path = /x/c.sock' "$HL_W/check.txt" && grep -q '^no-attach = yes' "$HL_W/check.txt" ||
+{ grep -q '^control-path = /x/c.sock' "$HL_W/check.txt" && grep -q '^no-attach = yes' "$HL_W/check.txt"; } ||
 	hl_fail "--check-config does not show control-path / no-attach: $(cat "$HL_W/check.txt")"
 CTL=$HL_W/ctl.sock
 hl_proxy_start ctl -v --control-path "$CTL"

@@ -102,7 +102,7 @@ got=$(setsid timeout 60 ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecki
 	-o UserKnownHostsFile=/dev/null -o IdentitiesOnly=yes -o LogLevel=ERROR -i "$S/user_key" \
 	-o ProxyCommand="$PROXY" -p "$SSH_PORT" "$ME@intranet.test" cat <"$HL_W/up.bin" 2>"$HL_W/cat.log" |
 	sha256sum | cut -d' ' -f1) || rc=$?
-[ "$rc" -eq 0 ] && [ "$got" = "$want" ] || hl_fail "ssh cat of 4 MiB through the attached relay: exit $rc, wrong data"
+{ [ "$rc" -eq 0 ] && [ "$got" = "$want" ]; } || hl_fail "ssh cat of 4 MiB through the attached relay: exit $rc, wrong data"
 [ "$(logins)" -eq 1 ] || hl_fail "three attached ssh runs: the hub saw $(logins) logins, expected 1"
 hl_log "three ssh runs through --stdio attached to instance $MASTER: one login on the hub"
 hl_proxy_stop

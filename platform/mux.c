@@ -428,60 +428,66 @@ peer_is_ours(int fd, long *pid)
 #endif
 }
 
+/* Connects to the instance serving cfg's account and greets it. The socket (path and
+ * the peer's PID set), or -1 when there is none to attach to (logged). */
+static int
+attach_open(const struct sv_config *cfg, char *path, size_t cap, long *pid)
+{
+	char err[512];
+	int fd, r;
+
+	if (sv_mux_path(cfg, false, path, cap, err, sizeof err) != 0) {
+		log_debug("no instance to attach to: %s", err);
+		return -1;
+	}
+	if ((fd = mux_connect(path)) < 0) {
+		log_debug("no instance serves %s (%s); logging in", path, sv_strerror(fd));
+		return -1;
+	}
+	if (!peer_is_ours(fd, pid)) {
+		log_warn("%s is served by another user's process; not attaching, logging in",
+			path);
+		close(fd);
+		return -1;
+	}
+	if ((r = socks_greet(fd)) != 0) {
+		log_warn_r(r, "the instance %ld on %s did not answer (at its --max-clients?); "
+			"logging in", *pid, path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /* see mux.h */
 bool
 sv_mux_stdio(const struct sv_config *cfg, int *exit_code)
 {
-	char path[256], err[512];
+	char path[256];
 	const char *host = cfg->stdio.host;
-	uint16_t port = cfg->stdio.hostport;
+	unsigned port = cfg->stdio.hostport;
 	uint8_t rep = 0;
+	long pid;
 	int fd, r;
 
-	if (sv_mux_path(cfg, false, path, sizeof path, err, sizeof err) != 0) {
-		log_debug("no instance to attach to: %s", err);
+	if ((fd = attach_open(cfg, path, sizeof path, &pid)) < 0)
 		return false;
-	}
-	if ((fd = mux_connect(path)) < 0) {
-		log_debug("no instance serves %s (%s); logging in", path, sv_strerror(fd));
-		return false;
-	}
-	long pid;
-	if (!peer_is_ours(fd, &pid)) {
-		log_warn("%s is served by another user's process; not attaching, logging in",
-			path);
-		close(fd);
-		return false;
-	}
-	if ((r = socks_greet(fd)) != 0) {
-		log_warn_r(r, "%s does not answer as a sevpn-proxy instance; logging in", path);
-		close(fd);
-		return false;
-	}
 	log_debug("attached to the instance %ld through %s", pid, path);
-	r = socks_connect(fd, host, port, cfg->connect_timeout_ms + CONNECT_EXTRA_MS, &rep);
-	if (r == 0 && rep != SV_SOCKS5_REP_SUCCEEDED) {
-		log_err("--stdio %s:%u: the instance %ld could not connect: %s", host,
-			(unsigned)port, pid, sv_socks5_rep_name(rep));
-		close(fd);
-		*exit_code = 1;
-		return true;
-	}
-	if (r != 0) {
-		log_err_r(r, "--stdio %s:%u: no answer from the instance %ld", host,
-			(unsigned)port, pid);
-		close(fd);
-		*exit_code = 1;
-		return true;
-	}
-	log_debug("stdio: connected to %s:%u through the instance %ld", host,
-		(unsigned)port, pid);
-	r = relay(fd, 0, 1);
-	close(fd);
+	r = socks_connect(fd, host, (uint16_t)port, cfg->connect_timeout_ms + CONNECT_EXTRA_MS,
+		&rep);
 	if (r != 0)
-		log_err_r(r, "--stdio %s:%u: the relay failed", host, (unsigned)port);
-	else
-		log_debug("stdio: relay finished");
-	*exit_code = r != 0 ? 1 : 0;
+		log_err_r(r, "--stdio %s:%u: no answer from the instance %ld", host, port, pid);
+	else if (rep != SV_SOCKS5_REP_SUCCEEDED)
+		log_err("--stdio %s:%u: the instance %ld could not connect: %s", host, port,
+			pid, sv_socks5_rep_name(rep));
+	if (r == 0 && rep == SV_SOCKS5_REP_SUCCEEDED) {
+		log_debug("stdio: connected to %s:%u through the instance %ld", host, port, pid);
+		if ((r = relay(fd, 0, 1)) != 0)
+			log_err_r(r, "--stdio %s:%u: the relay failed", host, port);
+		else
+			log_debug("stdio: relay finished");
+	}
+	close(fd);
+	*exit_code = r == 0 && rep == SV_SOCKS5_REP_SUCCEEDED ? 0 : 1;
 	return true;
 }

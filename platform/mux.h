@@ -49,9 +49,10 @@ int sv_mux_path(const struct sv_config *cfg, bool create, char *out, size_t cap,
 /*
  * --stdio: tries the instance serving cfg's account. When nobody serves the mux path
  * (no socket, a stale one, no SOCKS5 answer, or a process of another user behind it)
- * it returns false and the caller logs in itself. Otherwise it relays stdin/stdout through that instance until either side
- * closes, stores the exit status in *exit_code (0 after a clean close, 1 when the
- * instance could not connect to HOST:PORT or the relay failed) and returns true.
+ * it returns false and the caller logs in itself. Otherwise it relays stdin/stdout
+ * through that instance until the far end closes (or stdout goes away), stores the
+ * exit status in *exit_code (0 after a clean close, 1 when the instance could not
+ * connect to HOST:PORT or the relay failed) and returns true.
  */
 bool sv_mux_stdio(const struct sv_config *cfg, int *exit_code);
 

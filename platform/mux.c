@@ -356,10 +356,13 @@ dir_step(struct pipe_dir *d, const struct pollfd *pf, int slot)
 	}
 }
 
+/* Pipes and sockets become non-blocking (flags restored at the end). A terminal stays
+ * as it is: its flags are shared with the shell, which a signal could leave with
+ * O_NONBLOCK; a read after POLLIN does not block on it anyway. */
 static void
 set_nonblock(int fd, int *saved)
 {
-	*saved = fcntl(fd, F_GETFL);
+	*saved = isatty(fd) ? -1 : fcntl(fd, F_GETFL);
 	if (*saved >= 0)
 		(void)fcntl(fd, F_SETFL, *saved | O_NONBLOCK);
 }
@@ -399,7 +402,7 @@ relay(int sock, int in, int out)
 	if (r == 0)
 		r = down->err != 0 ? down->err : up->err;
 	if (in_flags >= 0)
-		(void)fcntl(in, F_SETFL, in_flags); /* a terminal is shared with the shell */
+		(void)fcntl(in, F_SETFL, in_flags); /* shared with whoever gave it to us */
 	if (out_flags >= 0)
 		(void)fcntl(out, F_SETFL, out_flags);
 	free(up);

@@ -7,6 +7,9 @@
  * addresses (which slirp maps to the loopback interface), a DHCP broadcast, or link-local
  * ICMPv6 multicast (neighbour discovery, router solicitation, MLD). Everything else,
  * including every frame to slirp's own nameserver address and TCP to port 53, is dropped.
+ * IPv4 fragments to the virtual host pass through hub_frame_filter(), which remembers
+ * each datagram's first-fragment verdict for the fragments that follow (see "IPv4
+ * fragments" below); IPv6 fragments are dropped.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -134,20 +137,12 @@ is_ipv4_bcast(const struct hub_net *net, const uint8_t dst[4])
 	return true;
 }
 
-/* IPv4 packet (after the Ethernet header). */
+/* The verdict for an IPv4 datagram, or the first fragment of one, of protocol proto to
+ * dst whose transport header starts at l4[0..l4n). */
 static enum hub_verdict
-classify_ipv4(const struct hub_net *net, const uint8_t *p, size_t n)
+ipv4_verdict(const struct hub_net *net, uint8_t proto, const uint8_t *dst,
+	const uint8_t *l4, size_t l4n)
 {
-	if (n < 20 || (p[0] >> 4) != 4)
-		return HUB_DROP;
-	size_t ihl = (size_t)(p[0] & 15) * 4, tot = rd16(p + 2);
-	if (ihl < 20 || tot < ihl || tot > n)
-		return HUB_DROP;
-	/* Fragments are dropped: their ports cannot be checked. */
-	if ((rd16(p + 6) & 0x3fff) != 0)
-		return HUB_DROP;
-	const uint8_t proto = p[9], *dst = p + 16, *l4 = p + ihl;
-	size_t l4n = tot - ihl;
 	uint16_t dport = 0;
 	if (proto == PROTO_TCP || proto == PROTO_UDP) {
 		if (l4n < (proto == PROTO_TCP ? 20u : 8u))
@@ -167,6 +162,124 @@ classify_ipv4(const struct hub_net *net, const uint8_t *p, size_t n)
 	if (is_ipv4_bcast(net, dst) && proto == PROTO_UDP && dport == PORT_BOOTPS)
 		return HUB_PASS;
 	return HUB_DROP;
+}
+
+/* --- IPv4 fragments ----------------------------------------------------------------- */
+
+/*
+ * Why fragments can be passed safely. libslirp reassembles IPv4 (ip_input -> ip_reass)
+ * before it looks at ports, and keys the reassembly by (src, dst, protocol, id), as we
+ * do. The destination address is in every fragment, so the address check holds for each
+ * of them: a fragment not addressed to the virtual host is dropped on its own. The port
+ * is only in the first fragment (offset 0): it gets the full check, and its verdict is
+ * remembered for that key. A later fragment (offset > 0) passes only while the key's
+ * remembered verdict is "pass", so the pieces of a datagram whose first fragment was
+ * dropped (DNS to the gateway, which the hub answers itself and does not reassemble) are
+ * dropped too, and an unknown, expired or evicted key fails closed. A later fragment
+ * cannot rewrite the checked ports: it starts at a multiple of 8 bytes, and one that
+ * would overlap the transport header (RFC 1858 "tiny fragment" / overlap attacks) is
+ * dropped and spoils the key. Any dropped first fragment spoils its key for good (until
+ * it expires). The table is bounded (HUB_FRAG_MAX, oldest evicted) and entries live
+ * HUB_FRAG_TTL_MS.
+ */
+
+static bool
+frag_key_equal(const struct hub_frag *e, const uint8_t *ip)
+{
+	return e->proto == ip[9] && e->id == rd16(ip + 4) && memcmp(e->src, ip + 12, 4) == 0 &&
+		memcmp(e->dst, ip + 16, 4) == 0;
+}
+
+/* The live entry for ip's key, or NULL. Expired entries are freed on the way. */
+static struct hub_frag *
+frag_find(struct hub_frag_table *t, const uint8_t *ip, uint64_t now_ms)
+{
+	for (size_t i = 0; i < t->n;) {
+		struct hub_frag *e = &t->e[i];
+		if (e->expires_ms <= now_ms) {
+			*e = t->e[--t->n]; /* expired: the last entry takes its place */
+			continue;
+		}
+		if (frag_key_equal(e, ip))
+			return e;
+		i++;
+	}
+	return NULL;
+}
+
+/* Records the verdict of ip's first fragment; a "drop" sticks to the key. */
+static void
+frag_remember(struct hub_frag_table *t, const uint8_t *ip, bool pass, uint64_t now_ms)
+{
+	struct hub_frag *e = frag_find(t, ip, now_ms);
+	if (e != NULL) {
+		e->pass = e->pass && pass;
+		return;
+	}
+	if (t->n == HUB_FRAG_MAX) {
+		/* Full: the entry closest to expiry (the oldest) goes; its later fragments
+		 * will be dropped, which is the safe side. */
+		size_t old = 0;
+		for (size_t i = 1; i < t->n; i++)
+			if (t->e[i].expires_ms < t->e[old].expires_ms)
+				old = i;
+		t->e[old] = t->e[--t->n];
+		t->evicted++;
+	}
+	e = &t->e[t->n++];
+	memcpy(e->src, ip + 12, 4);
+	memcpy(e->dst, ip + 16, 4);
+	e->id = rd16(ip + 4);
+	e->proto = ip[9];
+	e->pass = pass;
+	e->expires_ms = now_ms + HUB_FRAG_TTL_MS;
+}
+
+/* One fragment p[0..tot) of header length ihl; off is its offset in bytes. */
+static enum hub_verdict
+classify_fragment(const struct hub_net *net, struct hub_frag_table *t, uint64_t now_ms,
+	const uint8_t *p, size_t ihl, size_t tot, size_t off, bool more)
+{
+	const uint8_t proto = p[9];
+	if (off == 0) {
+		/* Only unicast to the virtual host: the hub's DNS and DHCP take no fragments. */
+		enum hub_verdict v = memcmp(p + 16, net->vhost, 4) == 0 ?
+			ipv4_verdict(net, proto, p + 16, p + ihl, tot - ihl) : HUB_DROP;
+		if (v != HUB_PASS)
+			v = HUB_DROP;
+		frag_remember(t, p, v == HUB_PASS, now_ms);
+		struct hub_frag *e = frag_find(t, p, now_ms);
+		return e != NULL && e->pass ? HUB_PASS : HUB_DROP;
+	}
+	struct hub_frag *e = frag_find(t, p, now_ms);
+	if (e == NULL || !e->pass)
+		return HUB_DROP;
+	if (off < (proto == PROTO_TCP ? 20u : 8u)) {
+		e->pass = false; /* would overlap the checked transport header */
+		return HUB_DROP;
+	}
+	if (!more)
+		*e = t->e[--t->n]; /* the last fragment: the key is done */
+	return HUB_PASS;
+}
+
+/* IPv4 packet (after the Ethernet header); t NULL: every fragment is dropped. */
+static enum hub_verdict
+classify_ipv4(const struct hub_net *net, struct hub_frag_table *t, uint64_t now_ms,
+	const uint8_t *p, size_t n)
+{
+	if (n < 20 || (p[0] >> 4) != 4)
+		return HUB_DROP;
+	size_t ihl = (size_t)(p[0] & 15) * 4, tot = rd16(p + 2);
+	if (ihl < 20 || tot < ihl || tot > n)
+		return HUB_DROP;
+	uint16_t frag = rd16(p + 6);
+	size_t off = (size_t)(frag & 0x1fff) * 8;
+	bool more = (frag & 0x2000) != 0;
+	if (off != 0 || more)
+		return t != NULL ? classify_fragment(net, t, now_ms, p, ihl, tot, off, more) :
+				   HUB_DROP;
+	return ipv4_verdict(net, p[9], p + 16, p + ihl, tot - ihl);
 }
 
 static bool
@@ -223,13 +336,21 @@ classify_ipv6(const struct hub_net *net, const uint8_t *p, size_t n)
 enum hub_verdict
 hub_frame_classify(const struct hub_net *net, const uint8_t *f, size_t n)
 {
+	return hub_frame_filter(net, NULL, 0, f, n);
+}
+
+/* see hub.h */
+enum hub_verdict
+hub_frame_filter(const struct hub_net *net, struct hub_frag_table *t, uint64_t now_ms,
+	const uint8_t *f, size_t n)
+{
 	if (n < ETH_HLEN)
 		return HUB_DROP;
 	switch (rd16(f + 12)) {
 	case ETHERTYPE_ARP:
 		return HUB_PASS; /* slirp answers for its own addresses, ignores the rest */
 	case ETHERTYPE_IPV4:
-		return classify_ipv4(net, f + ETH_HLEN, n - ETH_HLEN);
+		return classify_ipv4(net, t, now_ms, f + ETH_HLEN, n - ETH_HLEN);
 	case ETHERTYPE_IPV6:
 		return classify_ipv6(net, f + ETH_HLEN, n - ETH_HLEN);
 	default:

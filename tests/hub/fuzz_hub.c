@@ -2,7 +2,8 @@
  * Fuzz target for the test hub's parsers of client bytes. The first input byte picks
  * the parser, the rest is its input:
  *   0  hub_http_parse_request
- *   1  an Ethernet frame: hub_frame_classify, hub_dns_reply, hub_frame_rewrite_dns
+ *   1  an Ethernet frame: hub_frame_filter (with a fragment table kept across inputs),
+ *      hub_frame_classify, hub_dns_reply, hub_frame_rewrite_dns
  *   2  a login PACK: sv_pack_decode then hub_login_check
  * Seeds in tests/hub/corpus/hub/ (made by corpus/make_seeds.py).
  */
@@ -26,6 +27,14 @@ fuzz_frame(const uint8_t *p, size_t n)
 		(void)hub_dns_add(&dns, "intranet.test=10.77.0.1");
 		(void)hub_dns_add(&dns, "intranet.test=fd77::1");
 	}
+	/* the stateful filter, its fragment table kept across inputs, the clock advancing
+	 * by a step taken from the input so entries also expire */
+	static struct hub_frag_table frags;
+	static uint64_t now;
+	now += n ? p[0] % 8 * 1000u : 1;
+	(void)hub_frame_filter(&net, &frags, now, p, n);
+	if (frags.n > HUB_FRAG_MAX)
+		abort();
 	if (hub_frame_classify(&net, p, n) == HUB_DNS) {
 		size_t r = hub_dns_reply(&dns, p, n, out, sizeof out);
 		if (r > sizeof out)

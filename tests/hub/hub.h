@@ -89,8 +89,38 @@ enum hub_verdict {
 	HUB_DNS,      /* UDP query to the hub's DNS: answer with hub_dns_reply() */
 };
 
-/* What to do with one Ethernet frame f[0..n) from the client (borrowed). */
+/* What to do with one Ethernet frame f[0..n) from the client (borrowed). Stateless:
+ * every IPv4 fragment is dropped (hub_frame_filter() passes them). */
 enum hub_verdict hub_frame_classify(const struct hub_net *net, const uint8_t *f, size_t n);
+
+/* IPv4 fragments: the verdict of each datagram's first fragment, remembered for the
+ * ones that follow (frame.c explains why that is safe). */
+#define HUB_FRAG_MAX 64         /* datagrams in flight; then the oldest is forgotten */
+#define HUB_FRAG_TTL_MS 5000u   /* a datagram's fragments must arrive within this */
+
+struct hub_frag {
+	uint8_t src[4], dst[4];
+	uint16_t id;
+	uint8_t proto;
+	bool pass;           /* the first fragment passed and nothing spoiled the key */
+	uint64_t expires_ms;
+};
+
+struct hub_frag_table {
+	struct hub_frag e[HUB_FRAG_MAX];
+	size_t n;
+	uint64_t evicted; /* live entries forgotten because the table was full */
+};
+
+/*
+ * hub_frame_classify() plus IPv4 fragments, with t (caller-owned, zeroed to start) and
+ * the time now_ms: a first fragment (offset 0) gets the full check and only unicast to
+ * the virtual host passes; a later fragment passes only while its datagram's first
+ * fragment passed within HUB_FRAG_TTL_MS, and only if it starts past the transport
+ * header. t NULL: fragments are dropped.
+ */
+enum hub_verdict hub_frame_filter(const struct hub_net *net, struct hub_frag_table *t,
+	uint64_t now_ms, const uint8_t *f, size_t n);
 
 /*
  * For a frame classified HUB_DNS: writes the answering Ethernet frame to out[0..cap) and

@@ -13,8 +13,8 @@
  * slirp's send_packet may run inside slirp_input(); it only copies the frame into the
  * session's tunnel output (through emit), never calls back into slirp.
  *
- * Safety: frames reach slirp_input() only if hub_frame_classify() passes them
- * (frame.c); slirp's own DNS forwarding is disabled and its nameserver address is never
+ * Safety: frames reach slirp_input() only if hub_frame_filter() passes them
+ * (frame.c; IPv4 fragments to the virtual host included, slirp reassembles them); slirp's own DNS forwarding is disabled and its nameserver address is never
  * reachable, DNS is answered here from the hub's table.
  */
 #define SV_LOG_MODULE "lan"
@@ -66,6 +66,7 @@ struct hub_lan {
 	bool filled;
 	unsigned open_handles; /* the LAN is freed when the last one has closed */
 	uint64_t dropped, dns_answers;
+	struct hub_frag_table frags; /* IPv4 fragments in flight (hub_frame_filter) */
 	uint8_t frame[2048];
 };
 
@@ -456,7 +457,7 @@ hub_lan_input(struct hub_lan *l, const uint8_t *frame, size_t len)
 {
 	if (l == NULL || l->slirp == NULL)
 		return;
-	switch (hub_frame_classify(&l->net, frame, len)) {
+	switch (hub_frame_filter(&l->net, &l->frags, uv_now(l->loop), frame, len)) {
 	case HUB_PASS:
 		slirp_input(l->slirp, frame, (int)len);
 		break;
@@ -484,8 +485,9 @@ hub_lan_free(struct hub_lan *l)
 {
 	if (l == NULL)
 		return;
-	log_debug("lan %u: down (%llu frames filtered, %llu DNS answers)", l->id,
-		(unsigned long long)l->dropped, (unsigned long long)l->dns_answers);
+	log_debug("lan %u: down (%llu frames filtered, %llu DNS answers, %llu fragment keys "
+		  "evicted)", l->id, (unsigned long long)l->dropped,
+		(unsigned long long)l->dns_answers, (unsigned long long)l->frags.evicted);
 	/* Stop watching slirp's descriptors before slirp closes them. */
 	while (l->fds) {
 		struct lan_fd *f = l->fds;

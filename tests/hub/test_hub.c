@@ -205,6 +205,185 @@ filter_drops_fragments_truncated_and_unknown_frames(void **state)
 	assert_int_equal(hub_frame_classify(&NET, f, n), HUB_DROP);
 }
 
+/* An IPv4 fragment: ip4_frame() with IP id, offset (bytes, a multiple of 8) and MF set. */
+static size_t
+ip4_frag(uint8_t *f, uint8_t proto, const uint8_t dst[4], uint16_t dport, uint16_t id,
+	size_t off, bool more)
+{
+	static const uint8_t pay[64];
+	size_t n = ip4_frame(f, proto, dst, dport, pay, sizeof pay);
+	uint8_t *ip = f + 14;
+	uint16_t fo = (uint16_t)((more ? 0x2000 : 0) | (off / 8));
+	ip[4] = (uint8_t)(id >> 8);
+	ip[5] = (uint8_t)id;
+	ip[6] = (uint8_t)(fo >> 8);
+	ip[7] = (uint8_t)fo;
+	return n;
+}
+
+static void
+filter_passes_the_fragments_of_a_datagram_to_the_virtual_host(void **state)
+{
+	(void)state;
+	struct hub_frag_table t = { 0 };
+	uint8_t f[256];
+	size_t n = ip4_frag(f, 17, V4_VHOST, 9000, 7, 0, true);
+	assert_int_equal(hub_frame_filter(&NET, &t, 1000, f, n), HUB_PASS);
+	assert_int_equal(hub_frame_classify(&NET, f, n), HUB_DROP); /* stateless: never */
+	n = ip4_frag(f, 17, V4_VHOST, 0, 7, 1480, true);
+	assert_int_equal(hub_frame_filter(&NET, &t, 1001, f, n), HUB_PASS);
+	n = ip4_frag(f, 17, V4_VHOST, 0, 7, 2960, false);
+	assert_int_equal(hub_frame_filter(&NET, &t, 1002, f, n), HUB_PASS);
+	assert_int_equal(t.n, 0); /* the last fragment ends the key */
+	n = ip4_frag(f, 17, V4_VHOST, 0, 7, 1480, true);
+	assert_int_equal(hub_frame_filter(&NET, &t, 1003, f, n), HUB_DROP);
+	/* TCP and ICMP (a large ping) too; an unfragmented datagram leaves no entry */
+	n = ip4_frag(f, 6, V4_VHOST, 8080, 8, 0, true);
+	assert_int_equal(hub_frame_filter(&NET, &t, 1004, f, n), HUB_PASS);
+	n = ip4_frag(f, 6, V4_VHOST, 0, 8, 1480, false);
+	assert_int_equal(hub_frame_filter(&NET, &t, 1005, f, n), HUB_PASS);
+	n = ip4_frag(f, 1, V4_VHOST, 0, 9, 0, true);
+	assert_int_equal(hub_frame_filter(&NET, &t, 1006, f, n), HUB_PASS);
+	n = ip4_frag(f, 1, V4_VHOST, 0, 9, 1480, false);
+	assert_int_equal(hub_frame_filter(&NET, &t, 1007, f, n), HUB_PASS);
+	n = ip4_frame(f, 17, V4_VHOST, 9000, "x", 1);
+	assert_int_equal(hub_frame_filter(&NET, &t, 1008, f, n), HUB_PASS);
+	assert_int_equal(t.n, 0);
+}
+
+static void
+filter_drops_the_followers_of_a_dropped_first_fragment(void **state)
+{
+	(void)state;
+	struct hub_frag_table t = { 0 };
+	uint8_t f[256];
+	/* forbidden addresses: first fragment and followers dropped */
+	const uint8_t *bad[] = { V4_OUTSIDE, V4_SLIRPDNS, V4_BCAST, V4_CLIENT };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		size_t n = ip4_frag(f, 17, bad[i], 9000, 20, 0, true);
+		assert_int_equal(hub_frame_filter(&NET, &t, 1000, f, n), HUB_DROP);
+		n = ip4_frag(f, 17, bad[i], 0, 20, 1480, true);
+		assert_int_equal(hub_frame_filter(&NET, &t, 1001, f, n), HUB_DROP);
+		n = ip4_frag(f, 17, bad[i], 0, 20, 2960, false);
+		assert_int_equal(hub_frame_filter(&NET, &t, 1002, f, n), HUB_DROP);
+	}
+	/* DHCP in pieces is not passed either (only unicast to the virtual host) */
+	size_t n = ip4_frag(f, 17, V4_BCAST, 67, 21, 0, true);
+	assert_int_equal(hub_frame_filter(&NET, &t, 1000, f, n), HUB_DROP);
+	/* DNS to the gateway in pieces: the hub answers DNS itself and does not reassemble */
+	n = ip4_frag(f, 17, V4_VHOST, 53, 22, 0, true);
+	assert_int_equal(hub_frame_filter(&NET, &t, 1000, f, n), HUB_DROP);
+	n = ip4_frag(f, 17, V4_VHOST, 0, 22, 1480, false);
+	assert_int_equal(hub_frame_filter(&NET, &t, 1001, f, n), HUB_DROP);
+	/* a protocol the hub does not pass (GRE) */
+	n = ip4_frag(f, 47, V4_VHOST, 0, 23, 0, true);
+	assert_int_equal(hub_frame_filter(&NET, &t, 1000, f, n), HUB_DROP);
+	n = ip4_frag(f, 47, V4_VHOST, 0, 23, 1480, false);
+	assert_int_equal(hub_frame_filter(&NET, &t, 1001, f, n), HUB_DROP);
+	/* a first fragment too short to hold the ports */
+	n = ip4_frag(f, 6, V4_VHOST, 80, 24, 0, true);
+	f[14 + 2] = 0;
+	f[14 + 3] = 20 + 16; /* 16 bytes of TCP header */
+	assert_int_equal(hub_frame_filter(&NET, &t, 1000, f, n), HUB_DROP);
+	n = ip4_frag(f, 6, V4_VHOST, 0, 24, 16, false);
+	assert_int_equal(hub_frame_filter(&NET, &t, 1001, f, n), HUB_DROP);
+}
+
+static void
+filter_a_dropped_first_fragment_spoils_an_allowed_key(void **state)
+{
+	(void)state;
+	struct hub_frag_table t = { 0 };
+	uint8_t f[256];
+	size_t n = ip4_frag(f, 17, V4_VHOST, 9000, 30, 0, true);
+	assert_int_equal(hub_frame_filter(&NET, &t, 1000, f, n), HUB_PASS);
+	/* a second offset-0 fragment of the same datagram, now to port 53 */
+	n = ip4_frag(f, 17, V4_VHOST, 53, 30, 0, true);
+	assert_int_equal(hub_frame_filter(&NET, &t, 1001, f, n), HUB_DROP);
+	n = ip4_frag(f, 17, V4_VHOST, 9000, 30, 0, true);
+	assert_int_equal(hub_frame_filter(&NET, &t, 1002, f, n), HUB_DROP); /* sticks */
+	n = ip4_frag(f, 17, V4_VHOST, 0, 30, 1480, false);
+	assert_int_equal(hub_frame_filter(&NET, &t, 1003, f, n), HUB_DROP);
+}
+
+static void
+filter_drops_fragments_overlapping_the_transport_header(void **state)
+{
+	(void)state;
+	struct hub_frag_table t = { 0 };
+	uint8_t f[256];
+	size_t n = ip4_frag(f, 6, V4_VHOST, 8080, 40, 0, true);
+	assert_int_equal(hub_frame_filter(&NET, &t, 1000, f, n), HUB_PASS);
+	/* offset 8: inside the 20-byte TCP header (RFC 1858) */
+	n = ip4_frag(f, 6, V4_VHOST, 0, 40, 8, true);
+	assert_int_equal(hub_frame_filter(&NET, &t, 1001, f, n), HUB_DROP);
+	n = ip4_frag(f, 6, V4_VHOST, 0, 40, 1480, false);
+	assert_int_equal(hub_frame_filter(&NET, &t, 1002, f, n), HUB_DROP); /* spoiled */
+	/* UDP: offset 8 is past its header and passes */
+	n = ip4_frag(f, 17, V4_VHOST, 9000, 41, 0, true);
+	assert_int_equal(hub_frame_filter(&NET, &t, 1003, f, n), HUB_PASS);
+	n = ip4_frag(f, 17, V4_VHOST, 0, 41, 8, false);
+	assert_int_equal(hub_frame_filter(&NET, &t, 1004, f, n), HUB_PASS);
+}
+
+static void
+filter_drops_fragments_without_a_live_first_fragment(void **state)
+{
+	(void)state;
+	struct hub_frag_table t = { 0 };
+	uint8_t f[256];
+	/* a follower first: unknown key */
+	size_t n = ip4_frag(f, 17, V4_VHOST, 0, 50, 1480, true);
+	assert_int_equal(hub_frame_filter(&NET, &t, 1000, f, n), HUB_DROP);
+	/* a different id, source or protocol is another datagram */
+	n = ip4_frag(f, 17, V4_VHOST, 9000, 51, 0, true);
+	assert_int_equal(hub_frame_filter(&NET, &t, 1000, f, n), HUB_PASS);
+	n = ip4_frag(f, 17, V4_VHOST, 0, 52, 1480, true);
+	assert_int_equal(hub_frame_filter(&NET, &t, 1001, f, n), HUB_DROP);
+	n = ip4_frag(f, 6, V4_VHOST, 0, 51, 1480, true);
+	assert_int_equal(hub_frame_filter(&NET, &t, 1001, f, n), HUB_DROP);
+	n = ip4_frag(f, 17, V4_VHOST, 0, 51, 1480, true);
+	f[14 + 15] = 101; /* from 10.77.0.101 */
+	assert_int_equal(hub_frame_filter(&NET, &t, 1001, f, n), HUB_DROP);
+	/* expired: the followers of id 51 come too late */
+	n = ip4_frag(f, 17, V4_VHOST, 0, 51, 1480, true);
+	assert_int_equal(hub_frame_filter(&NET, &t, 1000 + HUB_FRAG_TTL_MS - 1, f, n), HUB_PASS);
+	assert_int_equal(hub_frame_filter(&NET, &t, 1000 + HUB_FRAG_TTL_MS, f, n), HUB_DROP);
+	assert_int_equal(t.n, 0);
+	/* no table: every fragment is dropped */
+	n = ip4_frag(f, 17, V4_VHOST, 9000, 53, 0, true);
+	assert_int_equal(hub_frame_filter(&NET, NULL, 1000, f, n), HUB_DROP);
+}
+
+static void
+filter_fragment_table_is_bounded_and_forgets_the_oldest(void **state)
+{
+	(void)state;
+	struct hub_frag_table t = { 0 };
+	uint8_t f[256];
+	size_t n;
+	const unsigned total = 3 * HUB_FRAG_MAX;
+	for (unsigned id = 0; id < total; id++) {
+		n = ip4_frag(f, 17, V4_VHOST, 9000, (uint16_t)id, 0, true);
+		assert_int_equal(hub_frame_filter(&NET, &t, 1000 + id, f, n), HUB_PASS);
+		assert_true(t.n <= HUB_FRAG_MAX);
+	}
+	assert_int_equal(t.n, HUB_FRAG_MAX);
+	assert_int_equal(t.evicted, total - HUB_FRAG_MAX);
+	/* the oldest were forgotten: their followers are dropped; the newest pass */
+	n = ip4_frag(f, 17, V4_VHOST, 0, 0, 1480, false);
+	assert_int_equal(hub_frame_filter(&NET, &t, 2000, f, n), HUB_DROP);
+	n = ip4_frag(f, 17, V4_VHOST, 0, (uint16_t)(total - 1), 1480, false);
+	assert_int_equal(hub_frame_filter(&NET, &t, 2000, f, n), HUB_PASS);
+	assert_int_equal(t.n, HUB_FRAG_MAX - 1);
+	/* dropped first fragments are remembered in the same bounded table */
+	for (unsigned id = 0; id < total; id++) {
+		n = ip4_frag(f, 17, V4_VHOST, 53, (uint16_t)(1000 + id), 0, true);
+		assert_int_equal(hub_frame_filter(&NET, &t, 3000, f, n), HUB_DROP);
+		assert_true(t.n <= HUB_FRAG_MAX);
+	}
+}
+
 static void
 filter_ipv6_allows_gateway_and_link_local_icmpv6_only(void **state)
 {
@@ -911,6 +1090,15 @@ main(void)
 		cmocka_unit_test_setup(filter_turns_dns_to_the_gateway_into_local_answers, setup),
 		cmocka_unit_test_setup(filter_passes_dhcp_broadcasts_only, setup),
 		cmocka_unit_test_setup(filter_drops_fragments_truncated_and_unknown_frames, setup),
+		cmocka_unit_test_setup(filter_passes_the_fragments_of_a_datagram_to_the_virtual_host,
+			setup),
+		cmocka_unit_test_setup(filter_drops_the_followers_of_a_dropped_first_fragment, setup),
+		cmocka_unit_test_setup(filter_a_dropped_first_fragment_spoils_an_allowed_key, setup),
+		cmocka_unit_test_setup(filter_drops_fragments_overlapping_the_transport_header,
+			setup),
+		cmocka_unit_test_setup(filter_drops_fragments_without_a_live_first_fragment, setup),
+		cmocka_unit_test_setup(filter_fragment_table_is_bounded_and_forgets_the_oldest,
+			setup),
 		cmocka_unit_test_setup(filter_ipv6_allows_gateway_and_link_local_icmpv6_only, setup),
 		cmocka_unit_test_setup(dns_answers_a_record_from_the_table, setup),
 		cmocka_unit_test_setup(dns_unknown_name_gets_nxdomain_and_missing_type_nodata, setup),

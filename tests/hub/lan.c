@@ -380,11 +380,11 @@ hub_lan_hostfwd(struct hub_lan *l, const char *spec)
 		&used) != 4 || spec[used] != '\0' || hport == 0 || hport > 65535 ||
 		gport == 0 || gport > 65535 || inet_pton(AF_INET, hip, &ha) != 1 ||
 		inet_pton(AF_INET, gip, &ga) != 1) {
-		log_err("--hostfwd '%s': expected tcp:HOSTIP:PORT-GUESTIP:PORT", spec);
+		log_err("hostfwd '%s': expected tcp:HOSTIP:PORT-GUESTIP:PORT", spec);
 		return SV_E_INVAL;
 	}
 	if (slirp_add_hostfwd(l->slirp, 0, ha, (int)hport, ga, (int)gport) != 0) {
-		log_err("--hostfwd '%s': slirp refused it (port in use?)", spec);
+		log_err("hostfwd '%s': slirp refused it (port in use?)", spec);
 		return SV_E_INVAL;
 	}
 	log_info("lan %u: %s:%u forwarded to %s:%u", l->id, hip, hport, gip, gport);

@@ -42,6 +42,9 @@ static const char usage[] =
 	"  --dhcp-domain NAME        DHCP domain name (option 15)\n"
 	"  --dhcp-search NAME        DHCP domain search list entry (option 119; up to 4)\n"
 	"                            (a client's address; for reverse-forward tests)\n"
+	"  --control PATH            a Unix socket (0600) taking commands at run time, one a\n"
+	"                            line, answered \"ok\" or \"error: ...\":\n"
+	"                              hostfwd tcp:HIP:HP-GIP:GP   as --hostfwd\n"
 	"  --timeout MS              session timeout sent in the welcome (default 20000)\n"
 	"  --max-sessions N          concurrent sessions (default 64; then error 16)\n"
 	"Fault injection:\n"
@@ -296,11 +299,13 @@ enum {
 	OPT_MAXSESS, OPT_AUTO_DISC, OPT_F_LOGIN, OPT_F_BYTES, OPT_F_MS, OPT_F_RST, OPT_F_ALT, OPT_F_KILL,
 	OPT_F_DELAY, OPT_F_JITTER, OPT_F_LOSS, OPT_F_SEED, OPT_F_RATE, OPT_F_SLOWTLS, OPT_F_BAD,
 	OPT_LOGLEVEL, OPT_HOSTFWD, OPT_DHCP_ROUTE, OPT_DHCP_DOMAIN, OPT_DHCP_SEARCH,
+	OPT_CONTROL,
 };
 
 /* --hostfwd specs (argv strings), applied once the LAN exists. */
 static const char *hostfwds[8];
 static size_t n_hostfwds;
+static const char *control_path;
 
 static const struct option long_opts[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
@@ -314,6 +319,7 @@ static const struct option long_opts[] = {
 	{ "dhcp-route", required_argument, NULL, OPT_DHCP_ROUTE },
 	{ "dhcp-domain", required_argument, NULL, OPT_DHCP_DOMAIN },
 	{ "dhcp-search", required_argument, NULL, OPT_DHCP_SEARCH },
+	{ "control", required_argument, NULL, OPT_CONTROL },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "max-sessions", required_argument, NULL, OPT_MAXSESS },
 	{ "fault-login-error", required_argument, NULL, OPT_F_LOGIN },
@@ -408,6 +414,7 @@ parse_args(struct hub_config *c, int argc, char **argv, int *level)
 				c->net.dhcp_search[k] = optarg;
 			break;
 		}
+		case OPT_CONTROL: control_path = optarg; break;
 		case OPT_TIMEOUT:
 			if ((r = parse_u64(optarg, 600000, &v)) == 0 && v < 1000)
 				r = SV_E_INVAL;
@@ -518,6 +525,7 @@ on_signal(uv_signal_t *s, int signum)
 	uv_close((uv_handle_t *)&h->sigterm, NULL);
 	hub_conn_close_all(h);
 	hub_sess_end_all(h);
+	hub_control_stop(h);
 	hub_lan_free(h->lan);
 	h->lan = NULL;
 }
@@ -586,6 +594,8 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < n_hostfwds; i++)
 		if (hub_lan_hostfwd(h.lan, hostfwds[i]) != 0)
 			goto out;
+	if (control_path != NULL && hub_control_start(&h, control_path) != 0)
+		goto out;
 	if (start_listener(&h, &cfg) != 0)
 		goto out;
 	uv_prepare_init(h.loop, &h.flush);

@@ -11,6 +11,7 @@
  *             session, so that the LAN, like a real one, outlives sessions: a client that
  *             logs in again with the same MAC keeps its lease and its TCP connections.
  *             Frames from the LAN are switched to sessions by destination MAC.
+ *   control   the test-only control socket (control.c), --control PATH
  *
  * Ownership: struct hub owns the connections and the sessions (lists) and the LAN. A
  * session only points at its connections and a connection at its session; each side
@@ -33,6 +34,9 @@ struct hub {
 	uv_tcp_t listener;
 	uv_prepare_t flush;   /* before each poll: tunnel batches -> TLS -> socket */
 	uv_signal_t sigint, sigterm;
+	uv_pipe_t control;        /* --control PATH (control.c) */
+	bool control_on;
+	const char *control_path; /* unlinked at the end */
 	/* server key and certificate chain (DER), loaded once */
 	br_x509_certificate chain[4];
 	size_t chain_len;
@@ -118,5 +122,12 @@ void hub_lan_free(struct hub_lan *l);
  * this machine enter the LAN towards GUESTIP:GUESTPORT (a client's lease), for testing
  * reverse forwards. 0 or SV_E_INVAL (logged). */
 int hub_lan_hostfwd(struct hub_lan *l, const char *spec);
+
+/* --control PATH: a Unix socket (0600) taking test commands at run time, one a line,
+ * answered "ok" or "error: ..." (control.c): "hostfwd tcp:HIP:HP-GIP:GP" calls
+ * hub_lan_hostfwd(). 0 or a negative libuv error (logged). */
+int hub_control_start(struct hub *h, const char *path);
+/* Closes the socket and its clients, removes the file. */
+void hub_control_stop(struct hub *h);
 
 #endif

@@ -4,7 +4,8 @@
 #  - -L TCP: curl http://127.0.0.1:LPORT/ reaches a web server that the hub's LAN sees
 #    as intranet.test (the name resolved through the tunnel's DNS), twice at once;
 #  - -L udp: a UDP echo server on 127.0.0.1, reached as 10.77.0.1 through the hub's
-#    gateway, answers datagrams from two local clients (one mapping each);
+#    gateway, answers datagrams from two local clients (one mapping each), also of
+#    4000 and 8000 bytes (IP fragments on the tunnel);
 #  - a bad forward spec is refused with exit 2 and a message;
 #  - --stdio without any listener: an HTTP request on stdin, the response on stdout,
 #    exit 0 once the server closed; a refused port exits non-zero;
@@ -56,7 +57,7 @@ wait "$p1" || true
 hl_log "-L TCP: page fetched through 127.0.0.1:$LT"
 
 "$HL_PY" - "$LU" >"$HL_W/udp-client.txt" 2>&1 <<'PY' || hl_fail "-L udp: $(cat "$HL_W/udp-client.txt")"
-import socket, sys
+import os, socket, sys
 port = int(sys.argv[1])
 socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
 for i, s in enumerate(socks):
@@ -82,9 +83,17 @@ socks[0].sendto(big, ("127.0.0.1", port))
 d, _ = socks[0].recvfrom(65535)
 if d != b"echo:" + big:
     sys.exit("1200-byte datagram: wrong echo (%d bytes)" % len(d))
+# larger than one frame: IP fragments on the tunnel both ways (the hub's filter passes
+# them by their first fragment, slirp and lwIP reassemble)
+for n in (4000, 8000):
+    big = os.urandom(n)
+    socks[1].sendto(big, ("127.0.0.1", port))
+    d, _ = socks[1].recvfrom(65535)
+    if d != b"echo:" + big:
+        sys.exit("%d-byte datagram: wrong echo (%d bytes)" % (n, len(d)))
 print("ok")
 PY
-hl_log "-L udp: two clients and a 1200-byte datagram echoed"
+hl_log "-L udp: two clients and datagrams of 1200, 4000 and 8000 bytes echoed"
 hl_proxy_stop
 
 # --- --stdio: no listener needed; the response on stdout; exit 0 when the server closes

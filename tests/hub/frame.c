@@ -9,7 +9,8 @@
  * including every frame to slirp's own nameserver address and TCP to port 53, is dropped.
  * IPv4 fragments to the virtual host pass through hub_frame_filter(), which remembers
  * each datagram's first-fragment verdict for the fragments that follow (see "IPv4
- * fragments" below); IPv6 fragments are dropped.
+ * fragments" below). IPv6 fragments are dropped: libslirp 4.7 does not reassemble
+ * IPv6 (ip6_input frees any packet whose next header is not TCP, UDP or ICMPv6).
  */
 #include <arpa/inet.h>
 #include <stdio.h>

@@ -48,6 +48,14 @@ bootp[236:240] = bytes([99, 130, 83, 99])
 bootp += bytes([53, 1, 2, 3, 4]) + GW + bytes([6, 4, 10, 77, 0, 3, 255])
 offer = bytearray(probe["ipv4_udp"](GW, b"\xff" * 4, 67, 68, bytes(bootp)))
 seeds["frame_dhcp_offer"] = b"\1" + bytes(offer)
+# A UDP datagram to the gateway in two IPv4 fragments (the filter's fragment table):
+# the first (offset 0, MF) and the last (offset 1480).
+first = bytearray(probe["ipv4_udp"](CLI, GW, 40000, 9000, bytes(1472), gw_mac))
+first[14 + 4:14 + 8] = bytes([0x12, 0x34, 0x20, 0x00])
+seeds["frame_udp_frag_first"] = b"\1" + bytes(first)
+last = bytearray(first)
+last[14 + 6:14 + 8] = struct.pack(">H", 1480 // 8)
+seeds["frame_udp_frag_last"] = b"\1" + bytes(last)
 for name, data in seeds.items():
     with open(os.path.join(out, name), "wb") as f:
         f.write(data)

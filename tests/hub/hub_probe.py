@@ -291,6 +291,18 @@ def ipv4_udp(src, dst, sport, dport, payload, dst_mac=b"\xff" * 6):
     return dst_mac + MAC + b"\x08\x00" + ip + udp
 
 
+def ipv4_udp_fragments(src, dst, sport, dport, payload, first_len, ident, dst_mac):
+    """A UDP datagram as two IPv4 fragments: first_len bytes (a multiple of 8), the rest."""
+    udp = struct.pack(">HHHH", sport, dport, 8 + len(payload), 0) + payload
+    out = []
+    for off, data, more in ((0, udp[:first_len], True), (first_len, udp[first_len:], False)):
+        ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(data), ident,
+                         (0x2000 if more else 0) | off // 8, 64, 17, 0, src, dst)
+        ip = ip[:10] + struct.pack(">H", csum(ip)) + ip[12:]
+        out.append(dst_mac + MAC + b"\x08\x00" + ip + data)
+    return out
+
+
 def ipv4_tcp_syn(src, dst, dport, dst_mac):
     tcp = struct.pack(">HHIIBBHHH", 40000, dport, 1, 0, 0x50, 0x02, 65535, 0, 0)
     ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0, 64, 6, 0, src, dst)
@@ -367,13 +379,22 @@ def scenario_data():
                 send_frames(s, [arp,
                                 ipv4_udp(yiaddr, GW, 5353, 53, dns_query(7, "intranet.test"), gw_mac),
                                 ipv4_udp(yiaddr, GW, 5354, 53, dns_query(8, "example.com"), gw_mac),
-                                ipv4_tcp_syn(yiaddr, bytes([192, 0, 2, 1]), 80, gw_mac)])
+                                ipv4_tcp_syn(yiaddr, bytes([192, 0, 2, 1]), 80, gw_mac)]
+                            # fragmented: UDP to the outside (frames of 1034 and 79
+                            # bytes) and DNS to the gateway (1042 and 57), all dropped
+                            + ipv4_udp_fragments(yiaddr, bytes([192, 0, 2, 1]), 5355, 9,
+                                                 bytes(1037), 1000, 0x4242, gw_mac)
+                            + ipv4_udp_fragments(yiaddr, GW, 5356, 53,
+                                                 dns_query(9, "intranet.test").ljust(1023, b"\0"),
+                                                 1008, 0x4343, gw_mac))
         elif f[12:14] == b"\x08\x06" and f[20:22] == b"\x00\x02" and f[28:32] == GW:
             got_arp = True
             ok("ARP reply for 10.77.0.1 from %s" % f[22:28].hex(":"))
         elif f[12:14] == b"\x08\x00" and f[23] == 17 and f[34:36] == b"\x00\x35":
             d = f[42:]
             qid, flags, qd, an = struct.unpack_from(">HHHH", d, 0)
+            if qid == 9:
+                fail("the hub answered a fragmented DNS query")
             if qid == 7:
                 if flags & 15 != 0 or an != 1 or d[-4:] != GW:
                     fail("DNS answer for intranet.test: flags %x an %d" % (flags, an))

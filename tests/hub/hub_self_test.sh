@@ -88,6 +88,11 @@ grep -q 'additional connection 2 of session SID-ALICE-' "$W/hub.log" || { log "F
 # The SYN to 192.0.2.1 in the data scenario never reached libslirp.
 grep -q 'filter dropped a 54-byte frame' "$W/hub.log" || { log "FAIL: the filter logged no dropped SYN"; exit 1; }
 log "filter dropped the SYN to 192.0.2.1"
+# ... nor the fragments of a UDP datagram to 192.0.2.1 and of a DNS query to the gateway
+for n in 1034 79 1042 57; do
+	grep -q "filter dropped a $n-byte frame" "$W/hub.log" || { log "FAIL: the filter logged no dropped $n-byte fragment"; exit 1; }
+done
+log "filter dropped the fragments to 192.0.2.1 and of DNS to the gateway"
 kill -0 "$HUB_PID" || { log "FAIL: hub died"; exit 1; }
 kill -TERM "$HUB_PID"
 for _ in $(seq 50); do kill -0 "$HUB_PID" 2>/dev/null || break; sleep 0.1; done

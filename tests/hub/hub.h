@@ -8,20 +8,22 @@
  *                      |  frames of all of a session's connections
  *                      v
  *                   hub_sess (session key, MAC learning, fault pipe)
- *                      |  frames, filtered by hub_frame_classify()
+ *                      |  frames, filtered by hub_frame_filter()
  *                      v
  *                   hub_lan (ONE libslirp instance for the hub, shared by the sessions
  *                            like a LAN segment: DHCP, RA, NAT from the virtual host
  *                            10.77.0.1 to 127.0.0.1; DNS answered here)
  *
  * Safety (shared/docs/traps.md): libslirp is a real NAT, so every frame from the client
- * passes hub_frame_classify() before slirp_input(): only the hub's own virtual addresses
+ * passes hub_frame_filter() before slirp_input(): only the hub's own virtual addresses
  * (and DHCP broadcasts, link-local ICMPv6 multicast) reach slirp, DNS is answered by the
  * hub from a fixed table, so slirp never opens a socket anywhere but 127.0.0.1 / ::1.
+ * IPv4 fragments pass only as pieces of a datagram whose first fragment passed.
  *
  * Modules:
- *   frame.c    pure: filter, DNS responder, DHCP/RA DNS-option rewrite, test-only DHCP
- *              routes (option 121) appended to slirp's replies (unit-tested)
+ *   frame.c    pure: filter (and its IPv4 fragment table), DNS responder, DHCP/RA
+ *              DNS-option rewrite, test-only DHCP routes (option 121) appended to
+ *              slirp's replies (unit-tested)
  *   httpreq.c  pure: server-side HTTP request parser (unit-tested)
  *   login.c    pure: login / additional_connect PACK check -> error code or welcome
  *              PACK (unit-tested)
@@ -31,6 +33,7 @@
  *   sess.c     sessions (several connections each, spec 12) and the MAC switch between
  *              them and the LAN
  *   lan.c      libslirp glue: poll fds and timers on libuv (one LAN for the whole hub)
+ *   control.c  the test-only control socket (--control PATH: host forwards at run time)
  *   main.c     command line, certificate loading, listener
  */
 #ifndef SV_HUB_H

@@ -19,6 +19,7 @@
 #define SV_LOG_MODULE "resolve"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -294,6 +295,36 @@ free_local(void)
 	R.n_local = 0;
 }
 
+/* A pattern's name part: "*.x" and ".x" stand for the names under x. */
+static const char *
+pattern_domain(const char *p, bool *suffix)
+{
+	*suffix = false;
+	if (p[0] == '*' && p[1] == '.') {
+		*suffix = true;
+		return p + 2;
+	}
+	if (p[0] == '.') {
+		*suffix = true;
+		return p + 1;
+	}
+	return p;
+}
+
+/* see resolve.h */
+bool
+sv_resolve_local_pattern_is_valid(const char *p)
+{
+	bool suffix;
+
+	if (p == NULL)
+		return false;
+	if (strcmp(p, "*") == 0)
+		return true;
+	p = pattern_domain(p, &suffix);
+	return p[0] != '.' && sv_dns_name_is_valid(p);
+}
+
 /* see resolve.h */
 int
 sv_resolve_set_local(const char *const *patterns, size_t n)
@@ -303,23 +334,26 @@ sv_resolve_set_local(const char *const *patterns, size_t n)
 	if (n > MAX_LOCAL_PATTERNS || (n > 0 && patterns == NULL))
 		return SV_E_INVAL;
 	for (size_t i = 0; i < n; i++)
-		if (patterns[i] == NULL ||
-			(strcmp(patterns[i], "*") != 0 && !sv_dns_name_is_valid(patterns[i])))
+		if (!sv_resolve_local_pattern_is_valid(patterns[i]))
 			return SV_E_INVAL;
 	if (n > 0 && (list = calloc(n, sizeof *list)) == NULL)
 		return SV_E_NOMEM;
 	for (size_t i = 0; i < n; i++) {
-		size_t len = strlen(patterns[i]);
-		if (len > 1 && patterns[i][len - 1] == '.')
+		/* stored as "*", "name" (exact) or ".domain" (the names under it) */
+		bool suffix;
+		const char *d = strcmp(patterns[i], "*") == 0 ? patterns[i] :
+			pattern_domain(patterns[i], &suffix);
+		size_t len = strlen(d);
+		if (len > 1 && d[len - 1] == '.')
 			len--;
-		if ((list[i] = malloc(len + 1)) == NULL) {
+		if ((list[i] = malloc(len + 2)) == NULL) {
 			for (size_t j = 0; j < i; j++)
 				free(list[j]);
 			free(list);
 			return SV_E_NOMEM;
 		}
-		memcpy(list[i], patterns[i], len);
-		list[i][len] = '\0';
+		snprintf(list[i], len + 2, "%s%.*s", d != patterns[i] ? "." : "", (int)len,
+			d);
 	}
 	free_local();
 	R.local = list;
@@ -341,9 +375,12 @@ sv_resolve_is_local(const char *name)
 		size_t k = strlen(p);
 		if (strcmp(p, "*") == 0)
 			return true;
-		if (n < k || strncasecmp(name + n - k, p, k) != 0)
+		if (p[0] == '.') { /* a name under the domain: at least one more label */
+			if (n > k && strncasecmp(name + n - k, p, k) == 0)
+				return true;
 			continue;
-		if (n == k || name[n - k - 1] == '.')
+		}
+		if (n == k && strncasecmp(name, p, k) == 0)
 			return true;
 	}
 	return false;

@@ -34,12 +34,16 @@ void sv_resolve_cancel(struct sv_resolve *r); /* accepts NULL */
  * DHCP gives, from the next lookup on; n = 0 goes back to DHCP's. */
 int sv_resolve_set_servers(const struct sv_ip *servers, size_t n);
 
-/* Names that must resolve on the host, not through the tunnel (--resolve-local):
- * each pattern (borrowed, copied) matches itself and its subdomains, case-insensitive,
- * trailing dots ignored; "*" matches every name. Replaces the previous list; n = 0
- * clears it. sv_resolve() does not consult the list: the caller asks
- * sv_resolve_is_local() first and uses the host's resolver (uv_getaddrinfo) for those. */
+/* Names that must resolve on the host, not through the tunnel (--resolve-local).
+ * Patterns (borrowed, copied), case-insensitive, trailing dots ignored: "name" matches
+ * that name exactly; "*.domain" and ".domain" match every name under domain (not
+ * domain itself); "*" matches every name. Replaces the previous list; n = 0 clears it;
+ * SV_E_INVAL (the list is then kept) for a pattern that is none of these.
+ * sv_resolve() does not consult the list: the caller asks sv_resolve_is_local() first
+ * and uses the host's resolver (socks/lookup.h) for those. */
 int sv_resolve_set_local(const char *const *patterns, size_t n);
 bool sv_resolve_is_local(const char *name);
+/* Is p a pattern sv_resolve_set_local accepts (for the configuration's checks)? */
+bool sv_resolve_local_pattern_is_valid(const char *p);
 
 #endif

@@ -36,6 +36,7 @@
 #include "core/session.h"
 #include "core/tls.h"
 #include "core/upstream.h"
+#include "netstack/resolve.h"
 #include "netstack/stack.h"
 #include "platform/app.h"
 #include "platform/control.h"
@@ -1577,6 +1578,7 @@ open_listeners(struct app *a)
 	struct sv_proxy_config pc = {
 		.connect_timeout_ms = c->connect_timeout_ms,
 		.max_clients = c->max_clients,
+		.max_per_client = c->max_conns_per_client,
 		.conn_buffer = 64 * 1024,
 		.idle_timeout_ms = c->idle_timeout_ms,
 		.user = c->proxy_user,
@@ -1681,6 +1683,12 @@ sv_app_run(const struct sv_app_params *p)
 	int r = sv_stack_init(p->mac, &stack_ops, a);
 	if (r != 0) {
 		log_err_r(r, "cannot start the network stack");
+		return SV_EXIT_FAILURE;
+	}
+	/* --resolve-local: the patterns were checked when the options were read */
+	if ((r = sv_resolve_set_local((const char *const *)a->cfg->resolve_local,
+		     a->cfg->n_resolve_local)) != 0) {
+		log_err_r(r, "--resolve-local: cannot use the patterns");
 		return SV_EXIT_FAILURE;
 	}
 	uv_prepare_init(a->loop, &a->prepare);

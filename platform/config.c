@@ -28,6 +28,7 @@
 #include "core/log.h"
 #include "core/session.h"
 #include "core/vpnfile.h"
+#include "netstack/resolve.h"
 #include "platform/config.h"
 #include "platform/known.h"
 #include "platform/os.h"
@@ -121,6 +122,13 @@ static const char usage[] =
 	"                          without --proxy-user (refused otherwise)\n"
 	"  --max-clients N         simultaneous local clients over all listeners; more\n"
 	"                          are refused with a log line (default 10000)\n"
+	"  --max-conns-per-client N  proxied connections at once from one client address\n"
+	"                          (Unix sockets: per listener); more are refused with\n"
+	"                          the protocol's error (default 0 = no limit)\n"
+	"  --resolve-local PATTERN look names matching PATTERN up on this host (e.g.\n"
+	"                          /etc/hosts), not through the tunnel's DNS; still\n"
+	"                          connected through the tunnel. PATTERN: a name,\n"
+	"                          *.DOMAIN or .DOMAIN (names under it), or *; repeatable\n"
 	"  --idle-timeout SEC      close a proxied connection after SEC seconds without\n"
 	"                          a byte either way (default 7200; 0 = never)\n"
 	"  --max-tcp N             TCP connections per VPN session (default 1; more\n"
@@ -232,6 +240,7 @@ sv_config_cleanup(struct sv_config *c)
 	free_socks(c);
 	free_list(c->proxy, &c->n_proxy);
 	free_list(c->http, &c->n_http);
+	free_list(c->resolve_local, &c->n_resolve_local);
 	free(c->proxy_user);
 	free(c->proxy_password_file);
 	wipe_str(&c->proxy_password);
@@ -375,6 +384,8 @@ enum {
 	OPT_ALLOW_UNAUTH_REMOTE,
 	OPT_MAX_CLIENTS,
 	OPT_IDLE_TIMEOUT,
+	OPT_MAX_CONNS_PER_CLIENT,
+	OPT_RESOLVE_LOCAL,
 	OPT_MAX_TCP,
 	OPT_COMPRESS,
 	OPT_HALF_DUPLEX,
@@ -423,6 +434,8 @@ static const struct option options[] = {
 	{ "allow-unauthenticated-remote", no_argument, NULL, OPT_ALLOW_UNAUTH_REMOTE },
 	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+	{ "max-conns-per-client", required_argument, NULL, OPT_MAX_CONNS_PER_CLIENT },
+	{ "resolve-local", required_argument, NULL, OPT_RESOLVE_LOCAL },
 	{ "max-tcp", required_argument, NULL, OPT_MAX_TCP },
 	{ "compress", no_argument, NULL, OPT_COMPRESS },
 	{ "half-duplex", no_argument, NULL, OPT_HALF_DUPLEX },
@@ -723,6 +736,22 @@ apply(struct sv_config *c, int opt, const char *what, const char *arg, int *nver
 			return sv_errf(err, cap, "%s '%s': expected a number of clients "
 				"between 1 and 1000000", what, arg);
 		return 0;
+	case OPT_MAX_CONNS_PER_CLIENT:
+		if (parse_uint(arg, 0, 1000000, &c->max_conns_per_client) != 0)
+			return sv_errf(err, cap, "%s '%s': expected a number of connections "
+				"between 0 (no limit) and 1000000", what, arg);
+		return 0;
+	case OPT_RESOLVE_LOCAL:
+		if (!sv_resolve_local_pattern_is_valid(arg))
+			return sv_errf(err, cap, "%s '%s': expected a host name, *.DOMAIN, "
+				".DOMAIN or *", what, arg);
+		if (c->n_resolve_local == SV_MAX_RESOLVE_LOCAL)
+			return sv_errf(err, cap, "%s %s: too many patterns (at most %d)", what,
+				arg, SV_MAX_RESOLVE_LOCAL);
+		if ((c->resolve_local[c->n_resolve_local] = strdup(arg)) == NULL)
+			return SV_E_NOMEM;
+		c->n_resolve_local++;
+		return 0;
 	case OPT_MAX_TCP: {
 		unsigned v;
 		if (parse_uint(arg, 1, 32, &v) != 0)
@@ -812,6 +841,7 @@ apply_layer(struct parse *s, const struct layer *l)
 	struct sv_config *c = s->c;
 	int nverify = 0, r;
 	bool socks_seen = false, proxy_seen = false, http_seen = false, fwd_seen = false;
+	bool rl_seen = false;
 	char what[64];
 
 	for (size_t i = 0; i < l->n; i++) {
@@ -835,6 +865,10 @@ apply_layer(struct parse *s, const struct layer *l)
 		if (e->opt == OPT_HTTP && !http_seen) {
 			free_list(c->http, &c->n_http);
 			http_seen = true;
+		}
+		if (e->opt == OPT_RESOLVE_LOCAL && !rl_seen) {
+			free_list(c->resolve_local, &c->n_resolve_local);
+			rl_seen = true;
 		}
 		if ((r = apply(c, e->opt, what, e->arg, &nverify, s->err, s->cap)) != 0) {
 			locate(s, e->line);
@@ -1565,6 +1599,10 @@ sv_config_print(const struct sv_config *c, FILE *f)
 		fprintf(f, "allow-unauthenticated-remote = yes\n");
 	fprintf(f, "max-clients = %u\n", c->max_clients);
 	fprintf(f, "idle-timeout = %u\n", c->idle_timeout_ms / 1000);
+	if (c->max_conns_per_client > 0)
+		fprintf(f, "max-conns-per-client = %u\n", c->max_conns_per_client);
+	for (unsigned i = 0; i < c->n_resolve_local; i++)
+		print_kv(f, "resolve-local", c->resolve_local[i]);
 	if (c->have_mac)
 		fprintf(f, "mac = %02x:%02x:%02x:%02x:%02x:%02x\n", c->mac[0], c->mac[1],
 			c->mac[2], c->mac[3], c->mac[4], c->mac[5]);

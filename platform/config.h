@@ -39,6 +39,7 @@
 #include "socks/forward.h"
 
 #define SV_MAX_LISTENERS 8
+#define SV_MAX_RESOLVE_LOCAL 32
 #define SV_MAX_FORWARDS 16
 #define SV_DEFAULT_MAX_CLIENTS 10000
 #define SV_DEFAULT_IDLE_TIMEOUT_S 7200
@@ -89,6 +90,11 @@ struct sv_config {
 	char *proxy_password;
 	bool allow_unauthenticated_remote;
 	unsigned max_clients;      /* --max-clients, default SV_DEFAULT_MAX_CLIENTS */
+	unsigned max_conns_per_client; /* --max-conns-per-client; 0 = no limit */
+	/* --resolve-local PATTERN (key resolve-local): names looked up on this host
+	 * (netstack/resolve.h sv_resolve_set_local syntax); owned. */
+	char *resolve_local[SV_MAX_RESOLVE_LOCAL];
+	unsigned n_resolve_local;
 	unsigned idle_timeout_ms;  /* --idle-timeout, default 2 h; 0 = none */
 	unsigned max_tcp;          /* --max-tcp: TCP connections per session, 1..32 */
 	bool compress;             /* --compress: per-frame zlib (spec 11.4) */

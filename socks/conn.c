@@ -59,6 +59,8 @@
 #include "netstack/tcpconn.h"
 #include "socks/conn.h"
 #include "socks/frontend.h"
+#include "socks/lookup.h"
+#include "socks/peerlimit.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000u
 #define DEFAULT_MAX_CLIENTS 1024u
@@ -67,6 +69,8 @@
 #define MAX_CONN_BUFFER (4u * 1024 * 1024)
 /* The handshake must be complete within this time. */
 #define HANDSHAKE_TIMEOUT_MS 10000u
+/* At most one warning about --max-conns-per-client in this time. */
+#define LIMIT_LOG_MS 10000u
 /* Time allowed for writing an error reply before the socket is closed anyway. */
 #define CLOSE_GRACE_MS 5000u
 /* Unparsed handshake bytes kept inside the conn; a front-end that needs more (HTTP
@@ -137,7 +141,8 @@ struct sv_conn {
 	uv_shutdown_t sreq;
 	int handles; /* libuv handles not yet closed; freed at 0 */
 
-	struct sv_resolve *res;
+	struct sv_lookup *res;
+	bool host_lookup;     /* res is (was) the host's resolver: --resolve-local */
 	struct sv_tcpconn *tc;
 	uint64_t deadline;    /* uv_now() bound on resolving + connecting */
 	uint64_t last_active; /* uv_now() of the last byte relayed */
@@ -189,6 +194,10 @@ struct sv_conn {
 	struct sv_conn_target dst; /* dst.host points at host[] or is NULL */
 	char host[256];
 	char peer[ADDR_TEXT_MAX];
+	/* --max-conns-per-client: the client's key ("" = not limited) and whether this
+	 * conn holds one of its slots (from its first connect to its end) */
+	char peer_key[SV_PEERLIMIT_KEY_MAX];
+	bool counted;
 	char target[TARGET_MAX];
 	char ip_text[SV_IP_STRLEN];
 };
@@ -196,6 +205,9 @@ struct sv_conn {
 static struct sv_conn *conns;
 static size_t n_conns;
 static unsigned next_id;
+static struct sv_peerlimit peers; /* zeroed: initialised */
+static uint64_t limit_logged_at;  /* uv_now() of the last per-client limit warning */
+static unsigned limit_unlogged;   /* refusals since that warning */
 
 static void conn_close(struct sv_conn *c);
 static void on_timer(uv_timer_t *t);
@@ -231,6 +243,19 @@ format_sockaddr(const struct sockaddr_storage *ss, char *out, size_t cap)
 	} else {
 		snprintf(out, cap, "?");
 	}
+}
+
+/* The client's address without the port: the key of --max-conns-per-client. */
+static void
+format_peer_key(const struct sockaddr_storage *ss, char *out, size_t cap)
+{
+	char ip[SV_IP_STRLEN] = "";
+
+	if (ss->ss_family == AF_INET6)
+		uv_ip6_name((const struct sockaddr_in6 *)ss, ip, sizeof ip);
+	else if (ss->ss_family == AF_INET)
+		uv_ip4_name((const struct sockaddr_in *)ss, ip, sizeof ip);
+	snprintf(out, cap, "%s", ip);
 }
 
 static uint64_t
@@ -281,6 +306,8 @@ conn_free(struct sv_conn *c)
 	else
 		sv_tcpconn_close(c->tc);
 	c->tc = NULL;
+	if (c->counted)
+		sv_peerlimit_release(&peers, c->peer_key);
 	if (c->fe != NULL && c->fe->on_free != NULL)
 		c->fe->on_free(c);
 	free(c->rbuf);
@@ -315,7 +342,7 @@ stop_activity(struct sv_conn *c)
 		c->reading = false;
 	}
 	uv_timer_stop(&c->timer);
-	sv_resolve_cancel(c->res);
+	sv_lookup_cancel(c->res);
 	c->res = NULL;
 }
 
@@ -497,8 +524,9 @@ conn_fail(struct sv_conn *c, int err, bool resolving)
 		log_info_r(err, "conn %u: %s: %s %s (%s)", c->id, c->fe->name,
 			resolving ? "resolve" : "connect", c->target, c->ip_text);
 	else
-		log_info_r(err, "conn %u: %s: %s %s", c->id, c->fe->name,
-			resolving ? "resolve" : "connect", c->target);
+		log_info_r(err, "conn %u: %s: %s %s%s", c->id, c->fe->name,
+			resolving ? "resolve" : "connect", c->target,
+			resolving && c->host_lookup ? " on this host (--resolve-local)" : "");
 	if (!c->reply_sent) {
 		c->reply_sent = true;
 		if (c->fe->on_result != NULL)
@@ -1056,7 +1084,8 @@ on_resolved(void *arg, int err, const struct sv_ip *ip)
 	}
 	dst = *ip;
 	sv_ip_format(&dst, c->ip_text, sizeof c->ip_text);
-	log_debug("conn %u: %s is %s", c->id, c->host, c->ip_text);
+	log_debug("conn %u: %s is %s (%s)", c->id, c->host, c->ip_text,
+		c->host_lookup ? "host resolver, --resolve-local" : "tunnel DNS");
 	connect_ip(c, &dst);
 }
 
@@ -1077,11 +1106,50 @@ format_target(struct sv_conn *c)
 			sv_ip_format(&c->dst.ip, ip, sizeof ip), (unsigned)c->dst.port);
 }
 
+/* --max-conns-per-client: takes one of the client's slots for c; false when it has
+ * none left (then the client got its refusal, with a warning at most every
+ * LIMIT_LOG_MS, and c closes after it). */
+static bool
+take_client_slot(struct sv_conn *c)
+{
+	uint64_t now = now_ms(c);
+	int e;
+
+	if (c->counted || c->cfg.max_per_client == 0 || c->peer_key[0] == '\0')
+		return true;
+	e = sv_peerlimit_take(&peers, c->peer_key, c->cfg.max_per_client);
+	if (e == 0) {
+		c->counted = true;
+		return true;
+	}
+	if (e == SV_CONN_E_LIMIT && limit_logged_at != 0 &&
+		now - limit_logged_at < LIMIT_LOG_MS) {
+		limit_unlogged++;
+	} else if (e == SV_CONN_E_LIMIT) {
+		log_warn("conn %u: %s: client %s already has %u proxied connections, the "
+			"limit (--max-conns-per-client %u): refusing %s; raise "
+			"--max-conns-per-client if this client needs more (%u more refused "
+			"since the last message)", c->id, c->fe->name, c->peer_key,
+			sv_peerlimit_count(&peers, c->peer_key), c->cfg.max_per_client,
+			c->target, limit_unlogged);
+		limit_logged_at = now != 0 ? now : 1;
+		limit_unlogged = 0;
+	} else {
+		log_warn_r(e, "conn %u: counting the client's connections", c->id);
+	}
+	c->reply_sent = true;
+	if (c->fe->on_result != NULL)
+		c->fe->on_result(c, e, false, NULL, 0);
+	close_after_out(c);
+	return false;
+}
+
 /* see frontend.h */
 void
 sv_conn_connect(struct sv_conn *c, const struct sv_conn_target *t)
 {
-	struct sv_resolve *res;
+	struct sv_lookup *res;
+	char who[24];
 	int e;
 
 	if (c->state != CONN_HANDSHAKE)
@@ -1094,6 +1162,8 @@ sv_conn_connect(struct sv_conn *c, const struct sv_conn_target *t)
 	}
 	format_target(c);
 	log_debug("conn %u: %s: %s -> %s", c->id, c->fe->name, c->peer, c->target);
+	if (!take_client_slot(c))
+		return;
 	c->deadline = now_ms(c) + c->cfg.connect_timeout_ms;
 	uv_timer_start(&c->timer, on_timer, c->cfg.connect_timeout_ms, 0);
 	if (c->dst.host == NULL) {
@@ -1101,7 +1171,9 @@ sv_conn_connect(struct sv_conn *c, const struct sv_conn_target *t)
 		return;
 	}
 	conn_set_state(c, CONN_RESOLVING);
-	e = sv_resolve(&res, c->host, 0, on_resolved, c);
+	c->host_lookup = sv_resolve_is_local(c->host);
+	snprintf(who, sizeof who, "conn %u", c->id);
+	e = sv_lookup(&res, c->io.h.loop, c->host, 0, who, on_resolved, c);
 	if (e != 0) {
 		conn_fail(c, e, true);
 		return;
@@ -1332,6 +1404,7 @@ exchange_restart(struct sv_conn *c)
 	c->xdone = XDONE_NO;
 	memset(&c->dst, 0, sizeof c->dst);
 	c->host[0] = '\0';
+	c->host_lookup = false;
 	c->target[0] = '\0';
 	c->ip_text[0] = '\0';
 	c->fe_step = 0;
@@ -1527,10 +1600,13 @@ sv_conn_accept_data(uv_stream_t *server, bool pipe, const struct sv_frontend_ops
 	}
 	if (pipe) {
 		snprintf(c->peer, sizeof c->peer, "unix");
+		snprintf(c->peer_key, sizeof c->peer_key, "unix:%s", listener);
 	} else {
 		uv_tcp_nodelay(&c->io.tcp, 1);
-		if (uv_tcp_getpeername(&c->io.tcp, (struct sockaddr *)&ss, &len) == 0)
+		if (uv_tcp_getpeername(&c->io.tcp, (struct sockaddr *)&ss, &len) == 0) {
 			format_sockaddr(&ss, c->peer, sizeof c->peer);
+			format_peer_key(&ss, c->peer_key, sizeof c->peer_key);
+		}
 	}
 	log_trace("conn %u: accepted %s on %s", c->id, c->peer, listener);
 	uv_timer_start(&c->timer, on_timer, HANDSHAKE_TIMEOUT_MS, 0);
@@ -1732,6 +1808,13 @@ const char *
 sv_conn_target_text(const struct sv_conn *c)
 {
 	return c->target;
+}
+
+/* see frontend.h */
+bool
+sv_conn_resolved_on_host(const struct sv_conn *c)
+{
+	return c->host_lookup;
 }
 
 /* see frontend.h */

@@ -25,6 +25,7 @@
 #include "socks/conn.h"
 #include "socks/forward.h"
 #include "socks/frontend.h"
+#include "socks/lookup.h"
 
 #define MAX_FIELDS 4
 #define UDP_SWEEP_MS 5000u
@@ -254,7 +255,7 @@ struct udp_map {
 	struct fwd *f;
 	struct sockaddr_storage client;
 	struct sv_udpconn *u;
-	struct sv_resolve *res;
+	struct sv_lookup *res;
 	bool resolved;
 	struct sv_ip dst;
 	uint64_t last;
@@ -331,7 +332,7 @@ map_free(struct udp_map *m)
 			break;
 		}
 	f->n_maps--;
-	sv_resolve_cancel(m->res);
+	sv_lookup_cancel(m->res);
 	sv_udpconn_close(m->u);
 	free(m->pending);
 	free(m);
@@ -436,7 +437,8 @@ map_new(struct fwd *f, const struct sockaddr *client)
 	if (sv_ip_parse(f->spec.host, &ip) == 0) {
 		m->dst = ip;
 		m->resolved = true;
-	} else if ((e = sv_resolve(&m->res, f->spec.host, 0, map_resolved, m)) != 0) {
+	} else if ((e = sv_lookup(&m->res, f->loop, f->spec.host, 0, f->name, map_resolved,
+			   m)) != 0) {
 		log_info_r(e, "%s: resolve %s", f->name, f->spec.host);
 		map_free(m);
 		return NULL;

@@ -159,6 +159,9 @@ const char *sv_conn_peer(const struct sv_conn *c);
 /* The target given to sv_conn_connect, for logs ("" before). */
 const char *sv_conn_target_text(const struct sv_conn *c);
 bool sv_conn_is_closing(const struct sv_conn *c);
+/* Was the target's name looked up on this host (--resolve-local) rather than through
+ * the tunnel's DNS? For error messages. */
+bool sv_conn_resolved_on_host(const struct sv_conn *c);
 
 /* Credentials: does the listener require them, and do these match (compared in
  * constant time; user and pass are borrowed, of the given lengths)? */

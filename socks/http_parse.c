@@ -28,6 +28,7 @@
 #include "core/err.h"
 #include "core/vpnfile.h"
 #include "socks/http_parse.h"
+#include "socks/peerlimit.h"
 
 #define CL_MAX ((uint64_t)INT64_MAX) /* Content-Length and chunk-size ceiling */
 
@@ -1335,6 +1336,7 @@ sv_httpp_reason(unsigned status)
 		{ 413, "Content Too Large" },
 		{ 414, "URI Too Long" },
 		{ 417, "Expectation Failed" },
+		{ 429, "Too Many Requests" },
 		{ 431, "Request Header Fields Too Large" },
 		{ 500, "Internal Server Error" },
 		{ 501, "Not Implemented" },
@@ -1443,6 +1445,8 @@ sv_httpp_status_from_err(int err)
 	case -EACCES:
 	case -EPERM:
 		return 403;
+	case SV_CONN_E_LIMIT:
+		return 429;
 	default:
 		return 502;
 	}

@@ -440,8 +440,9 @@ on_result(struct sv_conn *c, int err, bool resolving, const struct sv_ip *bnd,
 		sv_buf_cleanup(&b);
 		return;
 	}
-	snprintf(detail, sizeof detail, "%s %s: %s", resolving ? "resolve" : "connect",
-		sv_conn_target_text(c), sv_strerror(err));
+	snprintf(detail, sizeof detail, "%s %s%s: %s", resolving ? "resolve" : "connect",
+		sv_conn_target_text(c), resolving && sv_conn_resolved_on_host(c) ?
+		" on this host (--resolve-local)" : "", sv_strerror(err));
 	reply_error(c, sv_httpp_status_from_err(err), detail);
 }
 

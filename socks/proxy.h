@@ -39,6 +39,11 @@ struct sv_proxy_config {
 	 * is accepted and closed at once (with a warning when the limit is reached and an
 	 * info line when it is left again). */
 	unsigned max_clients;
+	/* Ceiling on proxied connections at once from one client (its address without
+	 * the port; the clients of a Unix-socket listener count as one); 0 = none. A
+	 * connect past it gets the protocol's refusal (SOCKS5 "not allowed", SOCKS4
+	 * rejected, HTTP 429) and a rate-limited warning. */
+	unsigned max_per_client;
 	/* Per-connection buffer for client -> tunnel data, allocated when the relay
 	 * starts; 0 = 64 KiB; clamped to 4 KiB .. 4 MiB. */
 	size_t conn_buffer;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "socks/peerlimit.h"
 #include "socks/socks5.h"
 
 #define SOCKS4_VERSION 4
@@ -226,6 +227,7 @@ sv_socks5_rep_from_err(int err)
 		return SV_SOCKS5_REP_TTL_EXPIRED;
 	case -EACCES:
 	case -EPERM:
+	case SV_CONN_E_LIMIT:
 		return SV_SOCKS5_REP_NOT_ALLOWED;
 	case -EOPNOTSUPP:
 		return SV_SOCKS5_REP_CMD_NOT_SUPPORTED;

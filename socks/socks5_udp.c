@@ -15,13 +15,14 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/err.h"
 #include "core/log.h"
-#include "netstack/resolve.h"
 #include "netstack/udpconn.h"
+#include "socks/lookup.h"
 #include "socks/socks5.h"
 #include "socks/socks5_udp.h"
 
@@ -33,7 +34,7 @@
 struct pend {
 	struct pend *prev, *next;
 	struct sv_s5udp *a;
-	struct sv_resolve *res;
+	struct sv_lookup *res;
 	uint16_t port;
 	size_t len;
 	uint8_t data[];
@@ -167,6 +168,7 @@ queue_resolve(struct sv_s5udp *a, const struct sv_socks5_udp_hdr *h, const uint8
 	size_t n)
 {
 	struct pend *p;
+	char who[32];
 	int e;
 
 	if (a->n_pending >= SV_S5UDP_PENDING_MAX ||
@@ -190,7 +192,8 @@ queue_resolve(struct sv_s5udp *a, const struct sv_socks5_udp_hdr *h, const uint8
 	a->n_pending++;
 	a->pending_bytes += n;
 	p->res = NULL;
-	if ((e = sv_resolve(&p->res, h->host, 0, on_resolved, p)) != 0) {
+	snprintf(who, sizeof who, "udp %u", a->id);
+	if ((e = sv_lookup(&p->res, a->udp.loop, h->host, 0, who, on_resolved, p)) != 0) {
 		a->dropped++;
 		log_debug_r(e, "udp %u: datagram dropped: resolve %s", a->id, h->host);
 		pend_free(a, p);
@@ -423,7 +426,7 @@ sv_s5udp_close(struct sv_s5udp *a)
 		"dropped)", a->id, (unsigned long long)a->up, (unsigned long long)a->down,
 		(unsigned long long)a->dropped);
 	while (a->pending != NULL) {
-		sv_resolve_cancel(a->pending->res);
+		sv_lookup_cancel(a->pending->res);
 		pend_free(a, a->pending);
 	}
 	sv_udpconn_close(a->tun);

@@ -246,6 +246,37 @@ max_clients_and_idle_timeout_are_checked(void **state)
 }
 
 static void
+max_conns_per_client_and_resolve_local_are_checked(void **state)
+{
+	struct sv_config c;
+	char err[512] = "";
+
+	(void)state;
+	assert_int_equal(parse(&c, err, sizeof err, "--socks", "1080", NULL), 0);
+	assert_int_equal(c.max_conns_per_client, 0); /* no limit by default */
+	assert_int_equal(c.n_resolve_local, 0);
+	sv_config_cleanup(&c);
+	assert_int_equal(parse(&c, err, sizeof err, "--socks", "1080",
+		"--max-conns-per-client", "20", "--resolve-local", "intranet",
+		"--resolve-local", "*.corp.example", "--resolve-local", ".lan", NULL), 0);
+	assert_int_equal(c.max_conns_per_client, 20);
+	assert_int_equal(c.n_resolve_local, 3);
+	assert_string_equal(c.resolve_local[1], "*.corp.example");
+	sv_config_cleanup(&c);
+	assert_int_equal(parse(&c, err, sizeof err, "--socks", "1080",
+		"--max-conns-per-client", "-1", NULL), SV_E_INVAL);
+	assert_non_null(strstr(err, "--max-conns-per-client"));
+	sv_config_cleanup(&c);
+	assert_int_equal(parse(&c, err, sizeof err, "--socks", "1080", "--resolve-local",
+		"bad name", NULL), SV_E_INVAL);
+	assert_non_null(strstr(err, "--resolve-local 'bad name'"));
+	sv_config_cleanup(&c);
+	assert_int_equal(parse(&c, err, sizeof err, "--socks", "1080", "--resolve-local",
+		"*corp", NULL), SV_E_INVAL);
+	sv_config_cleanup(&c);
+}
+
+static void
 config_file_sets_listeners_and_limits(void **state)
 {
 	struct sv_config c;
@@ -255,6 +286,8 @@ config_file_sets_listeners_and_limits(void **state)
 	(void)state;
 	write_temp(path, "config", "server = vpn.test\nuser = bob\ninsecure = yes\n"
 		"proxy = 8080\nhttp = 3128\nmax-clients = 7\nidle-timeout = 60\n"
+		"max-conns-per-client = 3\nresolve-local = a.example\n"
+		"resolve-local = *.b.example\n"
 		"allow-unauthenticated-remote = yes\n");
 	sv_config_init(&c);
 	assert_int_equal(sv_config_parse(&c, 5, argv, err, sizeof err), 0);
@@ -265,6 +298,10 @@ config_file_sets_listeners_and_limits(void **state)
 	assert_string_equal(c.http[0], "3128");
 	assert_int_equal(c.max_clients, 7);
 	assert_int_equal(c.idle_timeout_ms, 60000);
+	assert_int_equal(c.max_conns_per_client, 3);
+	assert_int_equal(c.n_resolve_local, 2);
+	assert_string_equal(c.resolve_local[0], "a.example");
+	assert_string_equal(c.resolve_local[1], "*.b.example");
 	assert_true(c.allow_unauthenticated_remote);
 	sv_config_cleanup(&c);
 	remove_temp(path);
@@ -283,6 +320,7 @@ main(void)
 		cmocka_unit_test_setup(proxy_password_file_gives_its_first_line, setup),
 		cmocka_unit_test_setup(proxy_user_with_colon_or_too_long_is_refused, setup),
 		cmocka_unit_test_setup(max_clients_and_idle_timeout_are_checked, setup),
+		cmocka_unit_test_setup(max_conns_per_client_and_resolve_local_are_checked, setup),
 		cmocka_unit_test_setup(config_file_sets_listeners_and_limits, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -158,25 +158,57 @@ expand_skips_domains_that_would_overflow_the_name(void **state)
 }
 
 static void
-resolve_local_patterns_match_name_and_subdomains(void **state)
+resolve_local_plain_pattern_matches_the_exact_name_only(void **state)
 {
 	(void)state;
 	const char *p[] = { "corp.example", "printer." };
 	assert_int_equal(sv_resolve_set_local(p, 2), 0);
 	assert_true(sv_resolve_is_local("corp.example"));
-	assert_true(sv_resolve_is_local("db.CORP.example."));
+	assert_true(sv_resolve_is_local("CORP.example."));
 	assert_true(sv_resolve_is_local("printer"));
+	assert_false(sv_resolve_is_local("db.corp.example"));
 	assert_false(sv_resolve_is_local("xcorp.example"));
 	assert_false(sv_resolve_is_local("example"));
 	assert_false(sv_resolve_is_local("printer.corp"));
+	assert_false(sv_resolve_is_local(""));
 	assert_false(sv_resolve_is_local(NULL));
+	assert_int_equal(sv_resolve_set_local(NULL, 0), 0);
+}
 
+static void
+resolve_local_suffix_pattern_matches_names_under_the_domain(void **state)
+{
+	(void)state;
+	const char *p[] = { "*.corp.example", ".lan." };
+	assert_int_equal(sv_resolve_set_local(p, 2), 0);
+	assert_true(sv_resolve_is_local("db.corp.example"));
+	assert_true(sv_resolve_is_local("a.b.CORP.Example."));
+	assert_true(sv_resolve_is_local("nas.lan"));
+	assert_false(sv_resolve_is_local("corp.example"));
+	assert_false(sv_resolve_is_local("xcorp.example"));
+	assert_false(sv_resolve_is_local("lan"));
+	assert_false(sv_resolve_is_local("wlan"));
+	assert_false(sv_resolve_is_local(".lan"));
+	assert_int_equal(sv_resolve_set_local(NULL, 0), 0);
+}
+
+static void
+resolve_local_star_matches_all_and_bad_patterns_keep_the_list(void **state)
+{
+	(void)state;
 	const char *all[] = { "*" };
 	assert_int_equal(sv_resolve_set_local(all, 1), 0);
 	assert_true(sv_resolve_is_local("anything.at.all"));
-	const char *bad[] = { "a b" };
-	assert_int_equal(sv_resolve_set_local(bad, 1), SV_E_INVAL);
+	const char *bad[][1] = { { "a b" }, { "*x" }, { "..x" }, { "*." }, { "." },
+		{ "x.*.y" } };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		assert_false(sv_resolve_local_pattern_is_valid(bad[i][0]));
+		assert_int_equal(sv_resolve_set_local(bad[i], 1), SV_E_INVAL);
+	}
 	assert_true(sv_resolve_is_local("x")); /* a failed call keeps the list */
+	assert_true(sv_resolve_local_pattern_is_valid("*.x"));
+	assert_true(sv_resolve_local_pattern_is_valid(".x"));
+	assert_true(sv_resolve_local_pattern_is_valid("localhost"));
 	assert_int_equal(sv_resolve_set_local(NULL, 0), 0);
 	assert_false(sv_resolve_is_local("anything.at.all"));
 }
@@ -193,7 +225,9 @@ main(void)
 		cmocka_unit_test(name_validation_follows_rfc1035_lengths),
 		cmocka_unit_test(expand_appends_search_domains_to_short_names_only),
 		cmocka_unit_test(expand_skips_domains_that_would_overflow_the_name),
-		cmocka_unit_test(resolve_local_patterns_match_name_and_subdomains),
+		cmocka_unit_test(resolve_local_plain_pattern_matches_the_exact_name_only),
+		cmocka_unit_test(resolve_local_suffix_pattern_matches_names_under_the_domain),
+		cmocka_unit_test(resolve_local_star_matches_all_and_bad_patterns_keep_the_list),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -45,6 +45,7 @@
 #include "socks/http_parse.h"
 #include "socks/httpproxy.h"
 #include "socks/pac.h"
+#include "socks/peerlimit.h"
 
 enum http_step {
 	H_REQUEST,
@@ -438,6 +439,11 @@ on_result(struct sv_conn *c, int err, bool resolving, const struct sv_ip *bnd,
 			(void)sv_conn_write(c, p, n);
 		}
 		sv_buf_cleanup(&b);
+		return;
+	}
+	if (err == SV_CONN_E_LIMIT) {
+		reply_error(c, 429, "this client has as many connections open as the proxy "
+			"allows (--max-conns-per-client); close some and retry");
 		return;
 	}
 	snprintf(detail, sizeof detail, "%s %s%s: %s", resolving ? "resolve" : "connect",

@@ -41,6 +41,14 @@
  *   with RST, so a client reading until EOF does not take a cut stream as complete.
  * - The one timer bounds the handshake, then resolving + connecting, then the idle time
  *   in RELAY (last_active, refreshed by every byte relayed), then the error reply.
+ * - Exchanges (the HTTP proxy): when the front-end said the target connection may
+ *   serve the next exchange (sv_conn_exchange_reusable) and it ended cleanly (nothing
+ *   unread, no FIN, no error), exchange_restart parks it as spare instead of closing
+ *   it. While parked, c->tc is NULL and every tcpconn callback is about the spare: it
+ *   only marks it unusable (spare_bad). The next sv_conn_connect to the same target
+ *   text, asked with sv_conn_allow_reuse, within SPARE_IDLE_MS, takes it as c->tc and
+ *   finishes "connecting" from the timer (so outside the handshake parser); any other
+ *   connect, and conn_free, close it.
  */
 #define SV_LOG_MODULE "socks"
 
@@ -69,6 +77,10 @@
 #define MAX_CONN_BUFFER (4u * 1024 * 1024)
 /* The handshake must be complete within this time. */
 #define HANDSHAKE_TIMEOUT_MS 10000u
+/* A parked origin connection (HTTP keep-alive) older than this is not reused: servers
+ * close idle ones after a few seconds (Apache's default is 5 s), and a request sent
+ * into that race would fail. */
+#define SPARE_IDLE_MS 4000u
 /* At most one warning about --max-conns-per-client in this time. */
 #define LIMIT_LOG_MS 10000u
 /* Time allowed for writing an error reply before the socket is closed anyway. */
@@ -144,6 +156,19 @@ struct sv_conn {
 	struct sv_lookup *res;
 	bool host_lookup;     /* res is (was) the host's resolver: --resolve-local */
 	struct sv_tcpconn *tc;
+	/* Exchanges: the previous target connection kept for the next request (see the
+	 * invariants above), its target text, when it was parked, whether it became
+	 * unusable; reusable: the front-end allows parking tc at the exchange's end;
+	 * may_reuse: it allows the next connect to take the spare; reusing: tc is the
+	 * spare, "connected" from the timer. */
+	struct sv_tcpconn *spare;
+	char spare_target[TARGET_MAX];
+	uint64_t spare_at;
+	bool spare_bad;
+	bool reusable;
+	bool may_reuse;
+	bool reusing;
+	bool reuse_failed;    /* the spare ended while reusing: connect afresh */
 	uint64_t deadline;    /* uv_now() bound on resolving + connecting */
 	uint64_t last_active; /* uv_now() of the last byte relayed */
 
@@ -210,6 +235,8 @@ static uint64_t limit_logged_at;  /* uv_now() of the last per-client limit warni
 static unsigned limit_unlogged;   /* refusals since that warning */
 
 static void conn_close(struct sv_conn *c);
+static void start_connect(struct sv_conn *c);
+static void reuse_connected(struct sv_conn *c);
 static void on_timer(uv_timer_t *t);
 static void pump_to_client(struct sv_conn *c);
 static void maybe_exchange_end(struct sv_conn *c);
@@ -306,6 +333,8 @@ conn_free(struct sv_conn *c)
 	else
 		sv_tcpconn_close(c->tc);
 	c->tc = NULL;
+	sv_tcpconn_close(c->spare);
+	c->spare = NULL;
 	if (c->counted)
 		sv_peerlimit_release(&peers, c->peer_key);
 	if (c->fe != NULL && c->fe->on_free != NULL)
@@ -968,6 +997,21 @@ relay_start(struct sv_conn *c)
 
 /* --- tcpconn callbacks --------------------------------------------------------------- */
 
+/* An event on the parked spare (c->tc is NULL meanwhile): data nobody asked for, the
+ * origin's FIN, or an error: it cannot serve another request. Closed later, outside
+ * this callback. */
+static bool
+spare_event(struct sv_conn *c, const char *what)
+{
+	if (c->spare == NULL)
+		return false;
+	if (!c->spare_bad)
+		log_debug("conn %u: idle connection to %s: %s; not reused", c->id,
+			c->spare_target, what);
+	c->spare_bad = true;
+	return true;
+}
+
 static void
 tc_connected(void *arg)
 {
@@ -976,6 +1020,8 @@ tc_connected(void *arg)
 	uint16_t bport = 0;
 	bool have;
 
+	if (spare_event(c, "connected again"))
+		return;
 	if (c->state != CONN_CONNECTING)
 		return;
 	uv_timer_stop(&c->timer);
@@ -995,6 +1041,8 @@ tc_readable(void *arg)
 {
 	struct sv_conn *c = arg;
 
+	if (spare_event(c, "unexpected data"))
+		return;
 	if (c->state == CONN_RELAY)
 		pump_to_client(c);
 }
@@ -1004,6 +1052,8 @@ tc_writable(void *arg)
 {
 	struct sv_conn *c = arg;
 
+	if (c->spare != NULL)
+		return;
 	if (c->state == CONN_RELAY && c->pend_len > 0)
 		relay_client_data(c);
 }
@@ -1013,6 +1063,12 @@ tc_eof(void *arg)
 {
 	struct sv_conn *c = arg;
 
+	if (spare_event(c, "closed by the server"))
+		return;
+	if (c->reusing) {
+		c->reuse_failed = true;
+		return;
+	}
 	if (c->state != CONN_RELAY)
 		return;
 	c->remote_eof = true;
@@ -1024,7 +1080,13 @@ tc_error(void *arg, int err)
 {
 	struct sv_conn *c = arg;
 
+	if (spare_event(c, sv_strerror(err)))
+		return; /* dead: sv_tcpconn_close only frees it */
 	c->tc_dead = true;
+	if (c->reusing) {
+		c->reuse_failed = true;
+		return;
+	}
 	switch (c->state) {
 	case CONN_CONNECTING:
 		conn_fail(c, err, false);
@@ -1126,12 +1188,15 @@ take_client_slot(struct sv_conn *c)
 		now - limit_logged_at < LIMIT_LOG_MS) {
 		limit_unlogged++;
 	} else if (e == SV_CONN_E_LIMIT) {
+		char more[64] = "";
+		if (limit_unlogged > 0)
+			snprintf(more, sizeof more, " (%u more refused since the last "
+				"message)", limit_unlogged);
 		log_warn("conn %u: %s: client %s already has %u proxied connections, the "
 			"limit (--max-conns-per-client %u): refusing %s; raise "
-			"--max-conns-per-client if this client needs more (%u more refused "
-			"since the last message)", c->id, c->fe->name, c->peer_key,
-			sv_peerlimit_count(&peers, c->peer_key), c->cfg.max_per_client,
-			c->target, limit_unlogged);
+			"--max-conns-per-client if this client needs more%s", c->id,
+			c->fe->name, c->peer_key, sv_peerlimit_count(&peers, c->peer_key),
+			c->cfg.max_per_client, c->target, more);
 		limit_logged_at = now != 0 ? now : 1;
 		limit_unlogged = 0;
 	} else {
@@ -1144,14 +1209,40 @@ take_client_slot(struct sv_conn *c)
 	return false;
 }
 
+/* The parked connection of the previous exchange serves this connect when it goes to
+ * the same target, the front-end allowed it, and it is fresh and sound; otherwise it
+ * is closed. true: c->tc is the spare and the timer finishes the "connect" at once. */
+static bool
+take_spare(struct sv_conn *c)
+{
+	bool ok;
+
+	if (c->spare == NULL)
+		return false;
+	ok = c->may_reuse && !c->spare_bad && strcmp(c->spare_target, c->target) == 0 &&
+		now_ms(c) - c->spare_at < SPARE_IDLE_MS && sv_tcpconn_pending(c->spare) == 0;
+	if (!ok) {
+		log_debug("conn %u: closing the idle connection to %s", c->id,
+			c->spare_target);
+		sv_tcpconn_close(c->spare);
+		c->spare = NULL;
+		return false;
+	}
+	log_debug("conn %u: %s: reusing the connection to %s", c->id, c->fe->name,
+		c->target);
+	c->tc = c->spare;
+	c->spare = NULL;
+	c->reusing = true;
+	conn_set_state(c, CONN_CONNECTING);
+	c->deadline = now_ms(c) + c->cfg.connect_timeout_ms;
+	uv_timer_start(&c->timer, on_timer, 0, 0);
+	return true;
+}
+
 /* see frontend.h */
 void
 sv_conn_connect(struct sv_conn *c, const struct sv_conn_target *t)
 {
-	struct sv_lookup *res;
-	char who[24];
-	int e;
-
 	if (c->state != CONN_HANDSHAKE)
 		return;
 	stop_reading(c); /* until the relay starts; later bytes stay in the socket */
@@ -1164,6 +1255,38 @@ sv_conn_connect(struct sv_conn *c, const struct sv_conn_target *t)
 	log_debug("conn %u: %s: %s -> %s", c->id, c->fe->name, c->peer, c->target);
 	if (!take_client_slot(c))
 		return;
+	if (take_spare(c))
+		return;
+	start_connect(c);
+}
+
+/* The spare taken by take_spare is "connected" (from the timer): the relay starts on
+ * it, or, if it ended in the meantime, a fresh connection is made. */
+static void
+reuse_connected(struct sv_conn *c)
+{
+	c->reusing = false;
+	if (!c->reuse_failed) {
+		tc_connected(c);
+		return;
+	}
+	c->reuse_failed = false;
+	log_debug("conn %u: the idle connection to %s ended meanwhile: connecting again",
+		c->id, c->target);
+	sv_tcpconn_close(c->tc);
+	c->tc = NULL;
+	c->tc_dead = false;
+	start_connect(c);
+}
+
+/* Resolve the target if it is a name, then connect, bounded by the connect timeout. */
+static void
+start_connect(struct sv_conn *c)
+{
+	struct sv_lookup *res;
+	char who[24];
+	int e;
+
 	c->deadline = now_ms(c) + c->cfg.connect_timeout_ms;
 	uv_timer_start(&c->timer, on_timer, c->cfg.connect_timeout_ms, 0);
 	if (c->dst.host == NULL) {
@@ -1340,6 +1463,41 @@ sv_conn_exchange_done(struct sv_conn *c, bool keep)
 		keep ? "next request" : "closing");
 }
 
+/* see frontend.h */
+void
+sv_conn_exchange_reusable(struct sv_conn *c)
+{
+	if (c->state == CONN_RELAY && c->xdone == XDONE_NO)
+		c->reusable = true;
+}
+
+/* see frontend.h */
+void
+sv_conn_allow_reuse(struct sv_conn *c)
+{
+	if (c->state == CONN_HANDSHAKE)
+		c->may_reuse = true;
+}
+
+/* exchange_restart: park the ended exchange's target connection when it can serve
+ * another request (the front-end said so and nothing is left over), else close it. */
+static void
+park_or_close_tc(struct sv_conn *c)
+{
+	if (c->reusable && !c->tc_dead && !c->remote_eof && !c->tunnel_shut &&
+		sv_tcpconn_pending(c->tc) == 0) {
+		c->spare = c->tc;
+		c->spare_bad = false;
+		c->spare_at = now_ms(c);
+		snprintf(c->spare_target, sizeof c->spare_target, "%s", c->target);
+		log_debug("conn %u: keeping the connection to %s for the next request",
+			c->id, c->target);
+	} else {
+		sv_tcpconn_close(c->tc); /* FIN, or RST if the target sent more */
+	}
+	c->tc = NULL;
+}
+
 /* Once the client has everything of an ended exchange: close, or (from the timer, so
  * outside every tcpconn callback) go back to the handshake. */
 static void
@@ -1363,9 +1521,16 @@ exchange_restart(struct sv_conn *c)
 
 	if (want > HS_LIMIT)
 		want = HS_LIMIT;
-	/* request bytes not yet sent upstream, a client that finished, or a pipelined
-	 * tail larger than a head: no next request on this connection */
-	if (c->pend_len > 0 || c->client_eof || rest_len > want) {
+	/* The client's next request may have arrived with part of its body (a POST sent
+	 * as soon as the previous answer came): at most one read buffer (conn_buffer),
+	 * already allocated per connection. The buffer then holds all of it; the
+	 * front-end's parser bounds the head itself, and the rest goes upstream as the
+	 * body when the relay starts. */
+	if (rest_len > want)
+		want = rest_len;
+	/* request bytes not yet sent upstream, or a client that finished: no next
+	 * request on this connection */
+	if (c->pend_len > 0 || c->client_eof) {
 		log_debug("conn %u: %s: no further request on this connection", c->id,
 			c->fe->name);
 		conn_close(c);
@@ -1389,9 +1554,12 @@ exchange_restart(struct sv_conn *c)
 	c->hs_len = rest_len;
 	free(c->rbuf);
 	c->rbuf = NULL;
-	sv_tcpconn_close(c->tc); /* FIN, or RST if the target sent more than the answer */
-	c->tc = NULL;
+	park_or_close_tc(c);
 	c->tc_dead = false;
+	c->reusable = false;
+	c->may_reuse = false;
+	c->reusing = false;
+	c->reuse_failed = false;
 	c->tunnel_shut = false;
 	c->remote_eof = false;
 	c->up_dropping = false;
@@ -1524,6 +1692,10 @@ on_timer(uv_timer_t *t)
 		conn_fail(c, -ETIMEDOUT, true);
 		break;
 	case CONN_CONNECTING:
+		if (c->reusing) {
+			reuse_connected(c);
+			break;
+		}
 		conn_fail(c, -ETIMEDOUT, false);
 		break;
 	case CONN_RELAY:

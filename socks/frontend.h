@@ -110,6 +110,17 @@ int sv_conn_write_reply(struct sv_conn *c, const void *p, size_t n);
  * data pointer is kept). It closes instead if request bytes were still unsent, or
  * the client already finished. */
 void sv_conn_exchange_done(struct sv_conn *c, bool keep);
+/* From down_filter, before sv_conn_exchange_done(c, true): the target connection
+ * ended this exchange cleanly and may carry the next one (HTTP keep-alive to the
+ * origin). It is then kept idle while the client sends its next request, and serves
+ * it if that goes to the same target and the front-end calls sv_conn_allow_reuse
+ * before sv_conn_connect; any other connect closes it, as does the end of the conn.
+ * It is never reused after unexpected data, a FIN or an error, or after a few seconds
+ * idle. */
+void sv_conn_exchange_reusable(struct sv_conn *c);
+/* Before sv_conn_connect: the kept connection of the previous exchange may serve it
+ * (see above). */
+void sv_conn_allow_reuse(struct sv_conn *c);
 /* Resolve (if host is a name), connect, then on_result. Stops reading the client until
  * the relay starts. A target text for logs is kept ("host:port", "[v6]:port"). */
 void sv_conn_connect(struct sv_conn *c, const struct sv_conn_target *t);

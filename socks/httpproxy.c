@@ -345,7 +345,9 @@ forward(struct sv_conn *c, const struct sv_httpp_request *req)
 	x->client_keep = req->keep_alive && !req->upgrade;
 	x->phase = D_HEAD;
 	sv_buf_init(&b, SV_HTTPP_HEAD_MAX + 512);
-	if ((e = sv_httpp_write_request(&b, req, true)) == 0) {
+	/* the origin keeps its connection for the next request when the client keeps
+	 * its own; otherwise it is told to close */
+	if ((e = sv_httpp_write_request(&b, req, !x->client_keep)) == 0) {
 		p = sv_buf_peek(&b, &n);
 		e = sv_conn_send_first(c, p, n);
 	}
@@ -357,6 +359,7 @@ forward(struct sv_conn *c, const struct sv_httpp_request *req)
 	}
 	sv_conn_set_step(c, H_FORWARD, step_names);
 	fill_target(&t, req);
+	sv_conn_allow_reuse(c);
 	sv_conn_connect(c, &t);
 }
 
@@ -557,6 +560,10 @@ take_head(struct sv_conn *c, struct exchange *x, const uint8_t *p, size_t n, boo
 	free(x->head);
 	x->head = NULL;
 	x->keep = keep;
+	/* the origin's connection can carry the next request: a delimited response
+	 * that it does not close, to a request we did not ask it to close */
+	if (keep && resp.keep_alive && resp.framing != SV_HTTPP_BODY_TUNNEL)
+		sv_conn_exchange_reusable(c);
 	sv_httpp_body_init(&x->down, resp.framing, resp.content_length);
 	if (resp.framing == SV_HTTPP_BODY_CLOSE || resp.framing == SV_HTTPP_BODY_TUNNEL)
 		x->phase = D_RAW;

@@ -10,7 +10,8 @@
 #  - the one-port --proxy listener with SOCKS5, SOCKS4a, SOCKS4, HTTP (an http:// URL
 #    and CONNECT), and --http; HTTP with credentials (407 without them); POST bodies
 #    with Content-Length and chunked; a request pipelined after the first is never
-#    relayed on the first one's origin connection (it gets its own);
+#    relayed raw as part of the first exchange (it is a request of its own, rewritten,
+#    which may reuse the origin connection);
 #  - a Unix socket listener (mode 0600; python3 speaks SOCKS5 over it), a stale socket
 #    file replaced, a live one refused;
 #  - --idle-timeout closes a relayed connection without traffic; --max-clients closes
@@ -143,8 +144,12 @@ while True:
 print(data.decode(errors="replace"))
 PY
 grep -q "^POST /first HTTP/1.1" "$HL_W/echo-requests.txt" || hl_fail "the first pipelined request did not arrive"
-grep -q "^after /first: b''\$" "$HL_W/echo-requests.txt" ||
-	hl_fail "a pipelined second request was relayed to the first origin: $(cat "$HL_W/echo-requests.txt")"
+# after the first exchange, the origin sees nothing, or (its connection kept for the
+# next request to the same origin) the next request rewritten as a request of its own:
+# never the client's raw bytes with their Proxy-Authorization
+grep -Eq "^after /first: b('|'GET /leak HTTP/1.1\\\\r\\\\nHost: [^\\\\]*\\\\r\\\\n\\\\r\\\\n)'\$" \
+	"$HL_W/echo-requests.txt" ||
+	hl_fail "a pipelined second request was relayed raw to the first origin: $(cat "$HL_W/echo-requests.txt")"
 grep -q "$(printf hello | sha256sum | cut -d' ' -f1)" "$HL_W/pipelined.out" || hl_fail "no answer to the first pipelined request"
 hl_log "HTTP request bodies (Content-Length, chunked) ok; a pipelined next request is not relayed"
 

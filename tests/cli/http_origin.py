@@ -7,6 +7,7 @@ python's http.server cannot make.
   GET  /nocontent -> 204
   POST /echo      -> 200, the request body back (Content-Length or chunked request)
   GET  /conn      -> "conn N": the number of this TCP connection (1, 2, ...)
+  GET  /lastone   -> 200 with Content-Length and "Connection: close", then closes
   HEAD anything   -> the GET head, no body
   anything else   -> 200 "path PATH"
 usage: http_origin.py PORTFILE   (binds 127.0.0.1:0 and writes the port to PORTFILE)
@@ -66,6 +67,12 @@ class Handler(socketserver.StreamRequestHandler):
                 w.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
                 if not head_only:
                     w.write(b"closed-body\n")
+                w.flush()
+                return
+            elif path == "/lastone":
+                w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\n")
+                if not head_only:
+                    w.write(b"last\n")
                 w.flush()
                 return
             elif path == "/nocontent":

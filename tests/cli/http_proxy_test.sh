@@ -4,6 +4,10 @@
 # small keep-alive origin (tests/cli/http_origin.py) on the hub's LAN:
 #  - several URLs in ONE curl invocation: all arrive, over one client connection
 #    (curl says "Re-using existing connection"), to the same origin and to another one;
+#  - the origin connection is reused for the next request to the same origin (after
+#    GET, HEAD, 204, chunked, POST), and replaced after the origin's "Connection:
+#    close", a request elsewhere, a close-delimited response, the client's close and
+#    4.5 s idle (the origin numbers its connections);
 #  - POST with a body (Content-Length and chunked), HEAD, 204, a chunked response, a
 #    close-delimited response; hop-by-hop headers of the origin (Keep-Alive) removed;
 #  - GET /proxy.pac: the lease's network (isInNet 10.77.0.0/255.255.255.0) through
@@ -48,9 +52,79 @@ grep -q "Re-using existing connection" "$HL_W/multi.err" ||
 # ... and in the proxy's log: the four requests came on one client connection
 ids=$(grep -o 'conn [0-9]*: http: 127.0.0.1:[0-9]* -> ' "$HL_PROXY_LOG" | head -4 | cut -d: -f1 | sort -u)
 want "four requests, one client connection" 1 "$(printf '%s\n' "$ids" | wc -l)"
-# each request gets its own origin connection (the origin counts them)
+# the origin connection is kept for the next request to the same origin (the origin
+# numbers its TCP connections: /conn)
 c1=$("${C[@]}" "$O/conn" "$O/conn" | tr '\n' ' ')
 case $c1 in "conn "[0-9]*" conn "[0-9]*" ") ;; *) hl_fail "two /conn requests: [$c1]" ;; esac
+set -- $c1
+want "two requests on one client connection: one origin connection" "$2" "$4"
+# ... across every kind of response framing, and given up when it must be: the origin
+# says close, the next request goes elsewhere, the response is close-delimited, the
+# client says close, or it stayed idle for more than 4 s
+"$HL_PY" - "$HTTP_P" "$O" "$HL_URL" >"$HL_W/reuse.out" 2>&1 <<'PY' || hl_fail "origin reuse: $(cat "$HL_W/reuse.out")"
+import http.client, sys, time
+host, port = sys.argv[1].rsplit(":", 1)
+O, OTHER = sys.argv[2], sys.argv[3]
+c = http.client.HTTPConnection(host, int(port), timeout=20)
+
+def req(method, path, body=None, headers=None, base=O):
+    c.request(method, base + path, body=body, headers=headers or {})
+    r = c.getresponse()
+    return r.status, r.read().decode(), r.getheader("Connection")
+
+def conn_no():
+    st, b, _ = req("GET", "/conn")
+    assert st == 200 and b.startswith("conn "), (st, b)
+    return int(b.split()[1])
+
+def same(what, a, b):
+    if a != b:
+        sys.exit("%s: origin connection %d, then %d (expected the same)" % (what, a, b))
+
+def new(what, a, b):
+    if a == b:
+        sys.exit("%s: origin connection %d reused (expected a new one)" % (what, a))
+
+a = conn_no()
+same("GET, GET", a, conn_no())
+st, b, _ = req("HEAD", "/conn")
+assert st == 200 and b == "", (st, b)
+same("after HEAD", a, conn_no())
+st, b, _ = req("GET", "/nocontent")
+assert st == 204 and b == "", (st, b)
+same("after 204", a, conn_no())
+st, b, _ = req("GET", "/chunked")
+assert b == "chunk-one chunk-two\n", b
+same("after a chunked response", a, conn_no())
+st, b, _ = req("POST", "/echo", body=b"x" * 100000)
+assert b == "x" * 100000, len(b)
+same("after a POST with a body", a, conn_no())
+st, b, _ = req("GET", "/lastone")
+assert b == "last\n", b
+b2 = conn_no()
+new("after the origin said close", a, b2)
+st, b, _ = req("GET", "/small.txt", base=OTHER)
+assert b == "hello through the hub\n", b
+c3 = conn_no()
+new("after a request to another origin", b2, c3)
+same("then again", c3, conn_no())
+st, b, conn_hdr = req("GET", "/close")
+assert b == "closed-body\n" and conn_hdr == "close", (b, conn_hdr)
+c.close()  # the proxy closed the client connection too
+d = conn_no()
+new("after a close-delimited response", c3, d)
+st, b, conn_hdr = req("GET", "/conn", headers={"Connection": "close"})
+assert conn_hdr == "close" and b == "conn %d\n" % d, (b, conn_hdr)  # reused, then closed
+c.close()
+e = conn_no()
+new("after the client said close", d, e)
+time.sleep(4.5)
+f = conn_no()
+new("after 4.5 s idle", e, f)
+print("reuse: HEAD, 204, chunked, POST kept; close/elsewhere/close-delimited/idle renewed")
+PY
+grep -q "reusing the connection to intranet.test" "$HL_PROXY_LOG" || hl_fail "no reuse in the log"
+hl_log "$(cat "$HL_W/reuse.out")"
 # POST then GET on the same connection (--next keeps it)
 want "POST, then GET" "hello-postpath /get" \
 	"$("${C[@]}" --data-binary hello-post "$O/echo" --next -sS --proxy "http://$HTTP_P" "$O/get")"

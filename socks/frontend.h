@@ -4,7 +4,8 @@
  * A front-end (SOCKS5, SOCKS4/4a, HTTP proxy, the one-port detector, later port
  * forwards and stdio) speaks one local protocol: it parses the client's handshake, then
  * hands a target (a name or an address, and a port) to the core with sv_conn_connect().
- * The core resolves the name through the tunnel's DNS, connects through lwIP and calls
+ * The core resolves the name through the tunnel's DNS (or this host's resolver for the
+ * --resolve-local names, socks/lookup.h), connects through lwIP and calls
  * the front-end's on_result, which answers in its own language (a SOCKS reply, "HTTP/1.1
  * 200 Connection established", a 502 page). After a success reply the core relays bytes
  * both ways with back-pressure and half-close (socks/conn.c); after a failure reply it

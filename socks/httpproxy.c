@@ -3,9 +3,12 @@
  * framing parsers in socks/http_parse.h.
  *
  *   CONNECT host:port   -> connect, "200 Connection established", relay raw bytes
- *   GET http://h/p ...  -> connect, send the rewritten head (origin-form target, Host
- *                          from the URI, hop-by-hop headers dropped, "Connection:
- *                          close"), then relay the request body and the response raw
+ *   GET http://h/p ...  -> connect (or reuse the origin connection of the previous
+ *                          request to the same host:port), send the rewritten head
+ *                          (origin-form target, Host from the URI, hop-by-hop headers
+ *                          dropped, "Connection: close" only when the client's own
+ *                          connection ends), then relay the request body and the
+ *                          response, following its framing
  *   GET /proxy.pac      -> a PAC file (socks/pac.h): the tunnel's networks from the
  *                          current DHCP lease (its subnet, its static routes, its
  *                          domain and search list, its global IPv6 addresses /64)
@@ -23,13 +26,15 @@
  * Steps (sv_conn_set_step): REQUEST --CONNECT--> TUNNEL, --absolute-form--> FORWARD;
  * the step tells on_result what to answer.
  *
- * Limits: one request per client connection. The upstream gets "Connection: close",
- * so the origin ends the exchange and the client sees the end of the response; a
- * client that keeps the connection open for another request gets EOF and reconnects
- * (keeping client connections needs the relay to follow response framing: a later
- * step). The request body is delimited (sv_httpp_body, through the core's up_filter):
- * exactly its bytes reach the origin, and whatever the client sends after it (a next
- * request, perhaps with Proxy-Authorization) is dropped, never relayed to this origin.
+ * Persistent connections: the response's framing (Content-Length, chunked, none for
+ * HEAD/1xx/204/304) says where it ends; then the client may send its next request on
+ * the same connection (sv_conn_exchange_done). The origin connection is kept for it
+ * (sv_conn_exchange_reusable) when the response was delimited and neither side said
+ * "Connection: close"; the core closes it when the next request goes elsewhere or it
+ * idled (socks/conn.c). The request body is delimited (sv_httpp_body, through the
+ * core's up_filter): exactly its bytes reach the origin; whatever the client sends
+ * after it (a next request, perhaps with Proxy-Authorization) is held back and parsed
+ * as a request of its own, never relayed raw.
  */
 #define SV_LOG_MODULE "http"
 

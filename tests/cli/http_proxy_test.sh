@@ -56,8 +56,8 @@ want "four requests, one client connection" 1 "$(printf '%s\n' "$ids" | wc -l)"
 # numbers its TCP connections: /conn)
 c1=$("${C[@]}" "$O/conn" "$O/conn" | tr '\n' ' ')
 case $c1 in "conn "[0-9]*" conn "[0-9]*" ") ;; *) hl_fail "two /conn requests: [$c1]" ;; esac
-set -- $c1
-want "two requests on one client connection: one origin connection" "$2" "$4"
+read -r _ n1 _ n2 <<<"$c1"
+want "two requests on one client connection: one origin connection" "$n1" "$n2"
 # ... across every kind of response framing, and given up when it must be: the origin
 # says close, the next request goes elsewhere, the response is close-delimited, the
 # client says close, or it stayed idle for more than 4 s

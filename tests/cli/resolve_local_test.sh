@@ -50,6 +50,7 @@ cat /etc/hosts >"$HL_W/hosts"
 echo "10.77.0.1 onlyhost.test db.corp.test hostonly.other.test" >>"$HL_W/hosts"
 chmod 644 "$HL_W/hosts"
 NS=0
+# shellcheck disable=SC2016 # $0 is expanded by the inner sh
 if unshare --user --map-root-user --mount sh -c \
 	'mount --bind "$0" /etc/hosts && getent hosts onlyhost.test' "$HL_W/hosts" \
 	>"$HL_W/ns-check.txt" 2>&1 && grep -q 10.77.0.1 "$HL_W/ns-check.txt"; then

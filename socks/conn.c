@@ -162,7 +162,7 @@ struct sv_conn {
 	 * may_reuse: it allows the next connect to take the spare; reusing: tc is the
 	 * spare, "connected" from the timer. */
 	struct sv_tcpconn *spare;
-	char spare_target[TARGET_MAX];
+	char *spare_target;   /* owned while spare is set */
 	uint64_t spare_at;
 	bool spare_bad;
 	bool reusable;
@@ -235,6 +235,7 @@ static uint64_t limit_logged_at;  /* uv_now() of the last per-client limit warni
 static unsigned limit_unlogged;   /* refusals since that warning */
 
 static void conn_close(struct sv_conn *c);
+static void drop_spare(struct sv_conn *c);
 static void start_connect(struct sv_conn *c);
 static void reuse_connected(struct sv_conn *c);
 static void on_timer(uv_timer_t *t);
@@ -333,8 +334,7 @@ conn_free(struct sv_conn *c)
 	else
 		sv_tcpconn_close(c->tc);
 	c->tc = NULL;
-	sv_tcpconn_close(c->spare);
-	c->spare = NULL;
+	drop_spare(c);
 	if (c->counted)
 		sv_peerlimit_release(&peers, c->peer_key);
 	if (c->fe != NULL && c->fe->on_free != NULL)
@@ -997,6 +997,16 @@ relay_start(struct sv_conn *c)
 
 /* --- tcpconn callbacks --------------------------------------------------------------- */
 
+/* Closes the parked connection, if any (never from inside its own callbacks). */
+static void
+drop_spare(struct sv_conn *c)
+{
+	sv_tcpconn_close(c->spare);
+	c->spare = NULL;
+	free(c->spare_target);
+	c->spare_target = NULL;
+}
+
 /* An event on the parked spare (c->tc is NULL meanwhile): data nobody asked for, the
  * origin's FIN, or an error: it cannot serve another request. Closed later, outside
  * this callback. */
@@ -1224,14 +1234,15 @@ take_spare(struct sv_conn *c)
 	if (!ok) {
 		log_debug("conn %u: closing the idle connection to %s", c->id,
 			c->spare_target);
-		sv_tcpconn_close(c->spare);
-		c->spare = NULL;
+		drop_spare(c);
 		return false;
 	}
 	log_debug("conn %u: %s: reusing the connection to %s", c->id, c->fe->name,
 		c->target);
 	c->tc = c->spare;
 	c->spare = NULL;
+	free(c->spare_target);
+	c->spare_target = NULL;
 	c->reusing = true;
 	conn_set_state(c, CONN_CONNECTING);
 	c->deadline = now_ms(c) + c->cfg.connect_timeout_ms;
@@ -1485,11 +1496,11 @@ static void
 park_or_close_tc(struct sv_conn *c)
 {
 	if (c->reusable && !c->tc_dead && !c->remote_eof && !c->tunnel_shut &&
-		sv_tcpconn_pending(c->tc) == 0) {
+		sv_tcpconn_pending(c->tc) == 0 &&
+		(c->spare_target = strdup(c->target)) != NULL) {
 		c->spare = c->tc;
 		c->spare_bad = false;
 		c->spare_at = now_ms(c);
-		snprintf(c->spare_target, sizeof c->spare_target, "%s", c->target);
 		log_debug("conn %u: keeping the connection to %s for the next request",
 			c->id, c->target);
 	} else {

@@ -17,7 +17,7 @@
 #define SV_CONN_E_LIMIT (-EUSERS)
 
 #define SV_PEERLIMIT_BUCKETS 256
-#define SV_PEERLIMIT_KEY_MAX 120
+#define SV_PEERLIMIT_KEY_MAX 64
 
 struct sv_peerlimit_entry;
 

@@ -82,6 +82,25 @@ peerlimit_zero_means_no_limit_and_many_keys_share_buckets(void **state)
 }
 
 static void
+peerlimit_long_keys_are_cut_and_never_overflow(void **state)
+{
+	struct sv_peerlimit pl;
+	char a[300], b[300];
+
+	(void)state;
+	sv_peerlimit_init(&pl);
+	memset(a, 'p', sizeof a - 1);
+	a[sizeof a - 1] = '\0';
+	memcpy(b, a, sizeof b);
+	b[200] = 'q'; /* differs only past the kept prefix: the same client */
+	assert_int_equal(sv_peerlimit_take(&pl, a, 1), 0);
+	assert_int_equal(sv_peerlimit_take(&pl, b, 1), SV_CONN_E_LIMIT);
+	sv_peerlimit_release(&pl, b);
+	assert_int_equal(sv_peerlimit_count(&pl, a), 0);
+	sv_peerlimit_cleanup(&pl);
+}
+
+static void
 peerlimit_refusal_maps_to_each_protocols_refusal(void **state)
 {
 	(void)state;
@@ -97,6 +116,7 @@ main(void)
 		cmocka_unit_test(peerlimit_refuses_the_connection_past_the_limit_for_that_client_only),
 		cmocka_unit_test(peerlimit_release_makes_room_and_forgets_idle_clients),
 		cmocka_unit_test(peerlimit_zero_means_no_limit_and_many_keys_share_buckets),
+		cmocka_unit_test(peerlimit_long_keys_are_cut_and_never_overflow),
 		cmocka_unit_test(peerlimit_refusal_maps_to_each_protocols_refusal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,7 +15,10 @@
  *    may then sit in TIME_WAIT, which lwIP frees without telling anyone).
  *  - rxq holds the received pbuf chains not yet consumed, in order; rx_bytes is their
  *    total. The window was not reopened for these bytes yet: tcp_recved() runs as the user
- *    consumes, so a slow reader stops the remote sender.
+ *    consumes, so a slow reader stops the remote sender. How much is reopened, and when,
+ *    is rxbudget.c's decision (rb): a connection starts with INIT_WND, earns more while
+ *    its client keeps up, and waits on the owed list while the memory budget is full;
+ *    release_owed() pays it back, once per loop turn, when there is room again.
  *  - User callbacks run only from dispatch() (sv_stack_flush), never from lwIP callbacks
  *    and never after sv_tcpconn_close().
  *  - on_eof is posted once, after FIN and when rx_bytes reached 0; an error that ends the
@@ -38,6 +41,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "netstack/internal.h"
+#include "netstack/rxbudget.h"
 #include "netstack/tcpconn.h"
 #include "netstack/tcpconn_internal.h"
 
@@ -52,6 +56,15 @@
 /* Notify on_writable only once this much room is back (or all of it). */
 #define WRITABLE_MIN (16u * 1024u)
 #define QUEUE_MARGIN 4u /* queue entries kept free for FIN and oversize bookkeeping */
+/* A connection's first receive window; it grows towards TCP_WND while its client keeps
+ * up (rxbudget.h). At least the 65535 bytes the SYN offered (never shrink a window), and
+ * a multiple of 1 << TCP_RCV_SCALE so the scaled field says exactly that. */
+#define INIT_WND (64u * 1024u)
+#define BUDGET_LOG_INTERVAL_MS 60000u
+
+_Static_assert(INIT_WND >= 0xFFFFu && INIT_WND % (1u << TCP_RCV_SCALE) == 0 &&
+		INIT_WND <= TCP_WND,
+	"INIT_WND must cover the SYN's window and be a multiple of the window scale");
 
 enum conn_state { CONN_CONNECTING, CONN_OPEN, CONN_DEAD };
 static const char *const state_names[] = { "connecting", "open", "dead" };
@@ -82,6 +95,11 @@ struct sv_tcpconn {
 	struct pbuf **rxq;
 	unsigned rxq_cap, rxq_head, rxq_count;
 	size_t rx_bytes;
+	struct sv_rxbudget_conn rb; /* window credits (rxbudget.h) */
+	size_t tx_queued;           /* written to lwIP, not acknowledged yet */
+	/* owed list: consumed bytes whose window was withheld (budget full) */
+	struct sv_tcpconn *owe_prev, *owe_next;
+	bool owing;
 	/* local address once connected; remote address from the start */
 	struct sv_ip local_ip, peer_ip;
 	uint16_t local_port, peer_port;
@@ -91,6 +109,16 @@ struct sv_tcpconn {
 };
 
 static struct sv_tcpconn *dirty_head;
+static struct sv_tcpconn *owe_head;
+static struct sv_rxbudget budget = {
+	.budget = SV_TCPCONN_BUDGET_DEFAULT,
+	.init_wnd = INIT_WND,
+	.max_wnd = TCP_WND,
+};
+static size_t tx_total;           /* sum of tx_queued */
+static unsigned long budget_logged; /* budget.withheld at the last log line */
+static u32_t budget_log_at;
+static bool budget_log_once;
 static unsigned next_id = 1;
 
 static void dispatch(struct sv_defer *d);
@@ -141,11 +169,131 @@ unmark_dirty(struct sv_tcpconn *c)
 	c->dirty = false;
 }
 
+/* --- receive windows and the memory budget (rxbudget.h) ------------------------------ */
+
+static void
+owe_update(struct sv_tcpconn *c)
+{
+	bool want = c->pcb != NULL && sv_rxbudget_owed(&c->rb) > 0;
+
+	if (want == c->owing)
+		return;
+	if (want) {
+		c->owe_prev = NULL;
+		c->owe_next = owe_head;
+		if (owe_head)
+			owe_head->owe_prev = c;
+		owe_head = c;
+	} else {
+		if (c->owe_prev)
+			c->owe_prev->owe_next = c->owe_next;
+		else
+			owe_head = c->owe_next;
+		if (c->owe_next)
+			c->owe_next->owe_prev = c->owe_prev;
+		c->owe_prev = c->owe_next = NULL;
+	}
+	c->owing = want;
+}
+
+/* One line when the budget starts holding windows back, then at most one a minute. */
+static void
+budget_log(void)
+{
+	u32_t now;
+
+	if (budget.withheld == budget_logged)
+		return;
+	budget_logged = budget.withheld;
+	now = sys_now();
+	if (budget_log_once && now - budget_log_at < BUDGET_LOG_INTERVAL_MS)
+		return;
+	budget_log_once = true;
+	budget_log_at = now;
+	log_warn("memory: %zu KiB received for %zu slow local clients reached "
+		"--max-buffer-memory (%zu KiB): their senders are slowed down; raise "
+		"--max-buffer-memory to allow more", budget.held / 1024, budget.conns,
+		budget.budget / 1024);
+}
+
+static void
+reopen_window(struct sv_tcpconn *c, size_t n)
+{
+	while (c->pcb && n > 0) {
+		u16_t k = n > 0xFFFF ? 0xFFFF : (u16_t)n;
+		tcp_recved(c->pcb, k);
+		n -= k;
+	}
+}
+
+/* The connection is established: it joins the budget with a small window. The SYN
+ * offered at most 65535 bytes (unscaled), so INIT_WND shrinks nothing the peer saw. */
+static void
+window_start(struct sv_tcpconn *c, struct tcp_pcb *pcb)
+{
+	size_t w = sv_rxbudget_open(&budget, &c->rb, TCP_WND_MAX(pcb));
+
+	if (w < pcb->rcv_wnd)
+		pcb->rcv_wnd = pcb->rcv_ann_wnd = (tcpwnd_size_t)w;
+}
+
+/* No more data can arrive: the unused window no longer counts. */
+static void
+window_stop(struct sv_tcpconn *c)
+{
+	sv_rxbudget_detach(&budget, &c->rb);
+	owe_update(c);
+}
+
+/* Hands room in the budget to connections whose credit was withheld: those at or under
+ * their fair share first. Once per loop turn, before output. */
+static void
+release_owed(void)
+{
+	struct sv_tcpconn *c, *next;
+
+	if (owe_head == NULL || sv_rxbudget_is_full(&budget))
+		return;
+	for (int pass = 0; pass < 2; pass++) {
+		for (c = owe_head; c != NULL; c = next) {
+			next = c->owe_next;
+			reopen_window(c, sv_rxbudget_release(&budget, &c->rb, pass == 0));
+			owe_update(c);
+		}
+	}
+}
+
+static void
+tx_forget(struct sv_tcpconn *c)
+{
+	tx_total -= c->tx_queued;
+	c->tx_queued = 0;
+}
+
+/* see tcpconn.h */
+void
+sv_tcpconn_set_buffer_budget(size_t bytes)
+{
+	budget.budget = bytes ? bytes : 1;
+}
+
+/* see tcpconn.h */
+void
+sv_tcpconn_mem_stats(struct sv_tcpconn_mem *out)
+{
+	out->rx_held = budget.held;
+	out->rx_committed = budget.committed;
+	out->budget = budget.budget;
+	out->tx_queued = tx_total;
+}
+
 /* see internal.h */
 void
 sv_tcpconn_flush_output(void)
 {
 	struct sv_tcpconn *c;
+
+	release_owed();
 	while ((c = dirty_head) != NULL) {
 		unmark_dirty(c);
 		if (c->pcb)
@@ -167,6 +315,8 @@ detach(struct sv_tcpconn *c)
 	}
 	c->pcb = NULL;
 	unmark_dirty(c);
+	window_stop(c);
+	tx_forget(c);
 	return pcb;
 }
 
@@ -211,6 +361,7 @@ rxq_push(struct sv_tcpconn *c, struct pbuf *p)
 	c->rxq[(c->rxq_head + c->rxq_count) % c->rxq_cap] = p;
 	c->rxq_count++;
 	c->rx_bytes += p->tot_len;
+	sv_rxbudget_received(&budget, &c->rb, p->tot_len);
 	return true;
 }
 
@@ -242,6 +393,7 @@ rxq_append_small(struct sv_tcpconn *c, struct pbuf *p)
 		r->tot_len = (u16_t)(r->tot_len + n);
 	q->len = (u16_t)(q->len + n);
 	c->rx_bytes += n;
+	sv_rxbudget_received(&budget, &c->rb, n);
 	pbuf_free(p);
 	return true;
 }
@@ -255,6 +407,7 @@ rxq_clear(struct sv_tcpconn *c)
 	c->rxq = NULL;
 	c->rxq_cap = c->rxq_head = c->rxq_count = 0;
 	c->rx_bytes = 0;
+	sv_rxbudget_close(&budget, &c->rb);
 }
 
 /* --- endings ------------------------------------------------------------------------ */
@@ -300,6 +453,7 @@ on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
 		return ERR_OK;
 	sv_ip_from_lwip(&pcb->local_ip, &c->local_ip);
 	c->local_port = pcb->local_port;
+	window_start(c, pcb); /* before lwIP sends the ACK that carries the window */
 	set_state(c, CONN_OPEN);
 	post(c, EV_CONNECTED);
 	return ERR_OK;
@@ -319,6 +473,7 @@ on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 	}
 	if (p == NULL) {
 		c->got_fin = true;
+		window_stop(c);
 		/* Both FINs seen: lwIP may move the pcb to TIME_WAIT and free it silently. */
 		if (c->tx_shut)
 			detach(c);
@@ -347,7 +502,11 @@ static err_t
 on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 {
 	struct sv_tcpconn *c = arg;
-	(void)len;
+	if (c != NULL) {
+		size_t k = len < c->tx_queued ? len : c->tx_queued;
+		c->tx_queued -= k;
+		tx_total -= k;
+	}
 	if (c == NULL || !c->blocked || c->tx_shut)
 		return ERR_OK;
 	size_t room = write_room(pcb);
@@ -384,6 +543,8 @@ on_err(void *arg, err_t err)
 		return;
 	c->pcb = NULL;
 	unmark_dirty(c);
+	window_stop(c);
+	tx_forget(c);
 	switch (err) {
 	case ERR_CLSD:
 		/* Peer acknowledged our FIN after its own: a normal end. */
@@ -414,6 +575,9 @@ conn_free(struct sv_tcpconn *c)
 {
 	sv_stack_undefer(&c->defer);
 	unmark_dirty(c);
+	c->pcb = NULL;
+	owe_update(c);
+	tx_forget(c);
 	rxq_clear(c);
 	free(c);
 }
@@ -567,16 +731,6 @@ sv_tcpconn_pending(const struct sv_tcpconn *c)
 	return c->rx_bytes;
 }
 
-static void
-reopen_window(struct sv_tcpconn *c, size_t n)
-{
-	while (c->pcb && n > 0) {
-		u16_t k = n > 0xFFFF ? 0xFFFF : (u16_t)n;
-		tcp_recved(c->pcb, k);
-		n -= k;
-	}
-}
-
 /* see tcpconn.h */
 void
 sv_tcpconn_consume(struct sv_tcpconn *c, size_t n)
@@ -601,7 +755,10 @@ sv_tcpconn_consume(struct sv_tcpconn *c, size_t n)
 	c->rx_bytes -= done;
 	if (c->rxq_count == 0)
 		c->rxq_head = 0;
-	reopen_window(c, done);
+	reopen_window(c, sv_rxbudget_consume(&budget, &c->rb, done,
+		c->pcb ? c->pcb->rcv_wnd : 0));
+	owe_update(c);
+	budget_log();
 	maybe_post_end(c);
 }
 
@@ -649,6 +806,8 @@ sv_tcpconn_write(struct sv_tcpconn *c, const void *p, size_t n)
 		}
 		done += k;
 	}
+	c->tx_queued += done;
+	tx_total += done;
 	if (done > 0)
 		mark_dirty(c);
 	if (done < n)
@@ -684,8 +843,11 @@ end_conn(struct sv_tcpconn *c, bool reset)
 	bool unread = c->rx_bytes > 0;
 	struct tcp_pcb *pcb = detach(c);
 	if (pcb) {
-		/* tcp_close sends RST itself when the window was not fully reopened; be
-		 * explicit: RST when asked or when the user leaves data unread, else FIN. */
+		/* tcp_close sends RST itself when the window is not at TCP_WND; be explicit:
+		 * RST when asked or when the user leaves data unread, else FIN. A window we
+		 * kept small (or credit the budget withheld) is not unread data. */
+		if (!reset && !unread && pcb->state != LISTEN)
+			pcb->rcv_wnd = TCP_WND_MAX(pcb);
 		if (reset || unread || tcp_close(pcb) != ERR_OK)
 			tcp_abort(pcb);
 	}
@@ -762,6 +924,7 @@ sv_tcpconn_wrap_accepted(struct tcp_pcb *pcb)
 	sv_ip_from_lwip(&pcb->remote_ip, &c->peer_ip);
 	c->peer_port = pcb->remote_port;
 	attach(c, pcb);
+	window_start(c, pcb);
 	log_debug("conn %u: accepted on port %u from port %u", c->id, (unsigned)c->local_port,
 		(unsigned)c->peer_port);
 	return c;

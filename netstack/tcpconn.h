@@ -3,8 +3,8 @@
  *
  * Receive path (tunnel -> local client): segments stay queued here as pbufs until the
  * front-end says they reached the local socket (sv_tcpconn_consume); only then is the
- * window reopened with tcp_recved. So a slow local reader slows the remote sender instead
- * of growing memory. sv_tcpconn_peek() exposes the queued bytes as iovecs without copying.
+ * window reopened with tcp_recved, within a global memory budget (below). So a slow local
+ * reader slows the remote sender instead of growing memory. sv_tcpconn_peek() exposes the queued bytes as iovecs without copying.
  *
  * Send path (local client -> tunnel): sv_tcpconn_write() copies as much as lwIP's send
  * buffer takes and returns that count; when it takes less than offered, the front-end
@@ -83,6 +83,28 @@ bool sv_tcpconn_local(const struct sv_tcpconn *c, struct sv_ip *ip, uint16_t *po
 /* Remote address: the destination of sv_tcpconn_connect(), or the peer that connected
  * to a listener. Either pointer may be NULL. */
 bool sv_tcpconn_peer(const struct sv_tcpconn *c, struct sv_ip *ip, uint16_t *port);
+
+/*
+ * Memory held for local clients. Received bytes wait in the connection until consumed;
+ * each connection starts with a 64 KiB receive window that grows (towards lwIP's
+ * TCP_WND) while its client keeps up, and the sum of what connections hold plus the
+ * window they advertised stays under the budget, except for 64 KiB per connection
+ * (netstack/rxbudget.h). Sent bytes are bounded per connection by TCP_SND_BUF.
+ */
+#define SV_TCPCONN_BUDGET_DEFAULT (64u * 1024u * 1024u)
+
+struct sv_tcpconn_mem {
+	size_t rx_held;      /* received, not yet written to local clients */
+	size_t rx_committed; /* rx_held plus advertised, unused window */
+	size_t budget;       /* the limit on rx_committed */
+	size_t tx_queued;    /* written by local clients, not yet acknowledged */
+};
+
+/* Sets the budget in bytes (0 is taken as 1: every connection keeps 64 KiB). Applies to
+ * credit given from now on; windows already advertised are never shrunk. */
+void sv_tcpconn_set_buffer_budget(size_t bytes);
+/* Current totals over all connections. */
+void sv_tcpconn_mem_stats(struct sv_tcpconn_mem *out);
 
 /* Replace the callbacks and their argument (ops borrowed, must outlive c; not NULL).
  * An accepted connection must get its ops this way; events that were waiting for ops

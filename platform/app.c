@@ -38,6 +38,7 @@
 #include "core/upstream.h"
 #include "netstack/resolve.h"
 #include "netstack/stack.h"
+#include "netstack/tcpconn.h"
 #include "platform/app.h"
 #include "platform/control.h"
 #include "platform/known.h"
@@ -1533,6 +1534,11 @@ fill_status(void *arg, struct sv_status *st)
 	st->frames_in = a->frames_in;
 	st->frames_out = a->frames_out;
 	st->proxy_connections = sv_proxy_count();
+	struct sv_tcpconn_mem mem;
+	sv_tcpconn_mem_stats(&mem);
+	st->buffered_bytes = mem.rx_held;
+	st->buffer_budget_bytes = mem.budget;
+	st->upload_queued_bytes = mem.tx_queued;
 }
 
 /* --- set-up and tear-down ---------------------------------------------------------- */
@@ -1691,6 +1697,7 @@ sv_app_run(const struct sv_app_params *p)
 		log_err_r(r, "--resolve-local: cannot use the patterns");
 		return SV_EXIT_FAILURE;
 	}
+	sv_tcpconn_set_buffer_budget(a->cfg->max_buffer_memory);
 	uv_prepare_init(a->loop, &a->prepare);
 	a->prepare.data = a;
 	uv_prepare_start(&a->prepare, on_prepare);

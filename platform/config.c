@@ -131,6 +131,8 @@ static const char usage[] =
 	"                          *.DOMAIN or .DOMAIN (names under it), or *; repeatable\n"
 	"  --idle-timeout SEC      close a proxied connection after SEC seconds without\n"
 	"                          a byte either way (default 7200; 0 = never)\n"
+	"  --max-buffer-memory SIZE  data held for local clients that read slowly, over\n"
+	"                          all connections (K, M or G suffix; default 64M)\n"
 	"  --max-tcp N             TCP connections per VPN session (default 1; more\n"
 	"                          multiply the damage of an abrupt loss on 5.01 servers)\n"
 	"  --half-duplex           one-way TCP connections (needs --max-tcp 2 or more)\n"
@@ -182,6 +184,7 @@ sv_config_init(struct sv_config *c)
 	c->log_level = SV_LOG_INFO;
 	c->max_clients = SV_DEFAULT_MAX_CLIENTS;
 	c->idle_timeout_ms = SV_DEFAULT_IDLE_TIMEOUT_S * 1000u;
+	c->max_buffer_memory = SV_DEFAULT_MAX_BUFFER_MEMORY;
 }
 
 static void
@@ -386,6 +389,7 @@ enum {
 	OPT_IDLE_TIMEOUT,
 	OPT_MAX_CONNS_PER_CLIENT,
 	OPT_RESOLVE_LOCAL,
+	OPT_MAX_BUFFER_MEMORY,
 	OPT_MAX_TCP,
 	OPT_COMPRESS,
 	OPT_HALF_DUPLEX,
@@ -436,6 +440,7 @@ static const struct option options[] = {
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
 	{ "max-conns-per-client", required_argument, NULL, OPT_MAX_CONNS_PER_CLIENT },
 	{ "resolve-local", required_argument, NULL, OPT_RESOLVE_LOCAL },
+	{ "max-buffer-memory", required_argument, NULL, OPT_MAX_BUFFER_MEMORY },
 	{ "max-tcp", required_argument, NULL, OPT_MAX_TCP },
 	{ "compress", no_argument, NULL, OPT_COMPRESS },
 	{ "half-duplex", no_argument, NULL, OPT_HALF_DUPLEX },
@@ -586,6 +591,33 @@ parse_uint(const char *arg, unsigned long lo, unsigned long hi, unsigned *out)
 	if (errno != 0 || *end != '\0' || v < lo || v > hi)
 		return SV_E_INVAL;
 	*out = (unsigned)v;
+	return 0;
+}
+
+/* A byte count with an optional K, M or G suffix (powers of 1024), lo..hi. */
+static int
+parse_size(const char *arg, unsigned long long lo, unsigned long long hi, size_t *out)
+{
+	char *end;
+	unsigned long long v, mul = 1;
+
+	if (arg[0] < '0' || arg[0] > '9')
+		return SV_E_INVAL;
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno != 0)
+		return SV_E_INVAL;
+	switch (*end) {
+	case 'k': case 'K': mul = 1ull << 10; end++; break;
+	case 'm': case 'M': mul = 1ull << 20; end++; break;
+	case 'g': case 'G': mul = 1ull << 30; end++; break;
+	default: break;
+	}
+	if ((*end == 'i' || *end == 'B') && mul > 1)
+		end += *end == 'i' && end[1] == 'B' ? 2 : 1; /* 64MiB, 64MB */
+	if (*end != '\0' || v > hi / mul || v * mul < lo)
+		return SV_E_INVAL;
+	*out = (size_t)(v * mul);
 	return 0;
 }
 
@@ -774,6 +806,11 @@ apply(struct sv_config *c, int opt, const char *what, const char *arg, int *nver
 		c->idle_timeout_ms = v * 1000u;
 		return 0;
 	}
+	case OPT_MAX_BUFFER_MEMORY:
+		if (parse_size(arg, 1ull << 20, 1ull << 40, &c->max_buffer_memory) != 0)
+			return sv_errf(err, cap, "%s '%s': expected a size between 1M and 1024G, "
+				"like 64M (K, M and G count in 1024s)", what, arg);
+		return 0;
 	case OPT_MAC:
 		if (sv_config_parse_mac(arg, c->mac) != 0)
 			return sv_errf(err, cap, "%s '%s': expected six hex bytes like "
@@ -1603,6 +1640,7 @@ sv_config_print(const struct sv_config *c, FILE *f)
 		fprintf(f, "max-conns-per-client = %u\n", c->max_conns_per_client);
 	for (unsigned i = 0; i < c->n_resolve_local; i++)
 		print_kv(f, "resolve-local", c->resolve_local[i]);
+	fprintf(f, "max-buffer-memory = %zuK\n", c->max_buffer_memory / 1024);
 	if (c->have_mac)
 		fprintf(f, "mac = %02x:%02x:%02x:%02x:%02x:%02x\n", c->mac[0], c->mac[1],
 			c->mac[2], c->mac[3], c->mac[4], c->mac[5]);

@@ -43,6 +43,8 @@
 #define SV_MAX_FORWARDS 16
 #define SV_DEFAULT_MAX_CLIENTS 10000
 #define SV_DEFAULT_IDLE_TIMEOUT_S 7200
+/* Data received for local clients that read slowly (netstack/tcpconn.h). */
+#define SV_DEFAULT_MAX_BUFFER_MEMORY (64u * 1024u * 1024u)
 /* The largest configuration file we read. */
 #define SV_CONFIG_FILE_MAX (256u * 1024u)
 
@@ -96,6 +98,7 @@ struct sv_config {
 	char *resolve_local[SV_MAX_RESOLVE_LOCAL];
 	unsigned n_resolve_local;
 	unsigned idle_timeout_ms;  /* --idle-timeout, default 2 h; 0 = none */
+	size_t max_buffer_memory;  /* --max-buffer-memory, bytes */
 	unsigned max_tcp;          /* --max-tcp: TCP connections per session, 1..32 */
 	bool compress;             /* --compress: per-frame zlib (spec 11.4) */
 	bool half_duplex;          /* --half-duplex: one-way connections (spec 11.5) */

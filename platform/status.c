@@ -148,6 +148,10 @@ sv_status_json(const struct sv_status *st, char *buf, size_t cap)
 		(unsigned long long)st->session_at);
 	put(&o, "\"sessions\":%u,\"reconnects\":%u,", st->sessions, st->reconnects);
 	put_lease_json(&o, st);
+	put(&o, "\"buffered_bytes\":%llu,\"buffer_budget_bytes\":%llu,"
+		"\"upload_queued_bytes\":%llu,", (unsigned long long)st->buffered_bytes,
+		(unsigned long long)st->buffer_budget_bytes,
+		(unsigned long long)st->upload_queued_bytes);
 	put(&o, "\"bytes_in\":%llu,\"bytes_out\":%llu,\"frames_in\":%llu,"
 		"\"frames_out\":%llu,\"proxy_connections\":%zu}\n",
 		(unsigned long long)st->bytes_in, (unsigned long long)st->bytes_out,
@@ -184,6 +188,15 @@ sv_status_metrics(const struct sv_status *st, char *buf, size_t cap)
 		st->frames_out);
 	metric(&o, "proxy_connections", "gauge", "Open proxied connections.",
 		st->proxy_connections);
+	metric(&o, "buffered_bytes", "gauge",
+		"Bytes received for local clients and not yet written to them.",
+		st->buffered_bytes);
+	metric(&o, "buffer_budget_bytes", "gauge",
+		"Limit on buffered bytes plus open receive windows (--max-buffer-memory).",
+		st->buffer_budget_bytes);
+	metric(&o, "upload_queued_bytes", "gauge",
+		"Bytes from local clients not yet acknowledged by their targets.",
+		st->upload_queued_bytes);
 	metric(&o, "session_start_time_seconds", "gauge",
 		"Unix time the current session began (0: none).", st->session_at);
 	return finish(&o);
@@ -251,5 +264,9 @@ sv_status_text(const struct sv_status *st, char *buf, size_t cap)
 		(unsigned long long)st->bytes_in, (unsigned long long)st->frames_in,
 		(unsigned long long)st->bytes_out, (unsigned long long)st->frames_out);
 	put(&o, "Proxy connections: %zu\n", st->proxy_connections);
+	put(&o, "Buffered:          %llu KiB for local clients (budget %llu KiB), %llu KiB "
+		"to send\n", (unsigned long long)st->buffered_bytes / 1024,
+		(unsigned long long)st->buffer_budget_bytes / 1024,
+		(unsigned long long)st->upload_queued_bytes / 1024);
 	return finish(&o);
 }

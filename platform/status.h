@@ -38,6 +38,9 @@ struct sv_status {
 	struct sv_lease lease;
 	uint64_t bytes_in, bytes_out, frames_in, frames_out;
 	size_t proxy_connections;
+	/* received for local clients, not yet written; its limit (--max-buffer-memory);
+	 * written by local clients, not yet acknowledged (netstack/tcpconn.h) */
+	uint64_t buffered_bytes, buffer_budget_bytes, upload_queued_bytes;
 };
 
 /* JSON object (one line + "\n"). Returns the length, or -1 if cap was too small. */

@@ -277,6 +277,38 @@ max_conns_per_client_and_resolve_local_are_checked(void **state)
 }
 
 static void
+max_buffer_memory_takes_size_suffixes(void **state)
+{
+	static const struct {
+		const char *arg;
+		size_t want; /* 0: refused */
+	} cases[] = {
+		{ "64M", 64u << 20 }, { "2G", (size_t)2 << 30 }, { "4096K", 4u << 20 },
+		{ "128MiB", 128u << 20 }, { "1048576", 1u << 20 }, { "512K", 0 },
+		{ "0", 0 }, { "-1M", 0 }, { "12X", 0 }, { "2000G", 0 }, { "M", 0 },
+	};
+	struct sv_config c;
+	char err[512] = "";
+
+	(void)state;
+	assert_int_equal(parse(&c, err, sizeof err, "--socks", "1080", NULL), 0);
+	assert_int_equal(c.max_buffer_memory, 64u << 20); /* the default */
+	sv_config_cleanup(&c);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		int r = parse(&c, err, sizeof err, "--socks", "1080", "--max-buffer-memory",
+			cases[i].arg, NULL);
+		if (cases[i].want == 0) {
+			assert_int_equal(r, SV_E_INVAL);
+			assert_non_null(strstr(err, "--max-buffer-memory"));
+		} else {
+			assert_int_equal(r, 0);
+			assert_int_equal(c.max_buffer_memory, cases[i].want);
+		}
+		sv_config_cleanup(&c);
+	}
+}
+
+static void
 config_file_sets_listeners_and_limits(void **state)
 {
 	struct sv_config c;
@@ -321,6 +353,7 @@ main(void)
 		cmocka_unit_test_setup(proxy_user_with_colon_or_too_long_is_refused, setup),
 		cmocka_unit_test_setup(max_clients_and_idle_timeout_are_checked, setup),
 		cmocka_unit_test_setup(max_conns_per_client_and_resolve_local_are_checked, setup),
+		cmocka_unit_test_setup(max_buffer_memory_takes_size_suffixes, setup),
 		cmocka_unit_test_setup(config_file_sets_listeners_and_limits, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -49,6 +49,9 @@ sample(struct sv_status *st)
 	st->frames_out = 42;
 	st->proxy_connections = 3;
 	strcpy(st->attach_socket, "/run/user/1000/sevpn-proxy/mux-0123456789abcdef.sock");
+	st->buffered_bytes = 5000;
+	st->buffer_budget_bytes = 64u << 20;
+	st->upload_queued_bytes = 7;
 }
 
 static void
@@ -73,6 +76,8 @@ json_has_the_fields_and_escapes_strings(void **state)
 	assert_non_null(strstr(buf, "\"proxy_connections\":3}"));
 	assert_non_null(strstr(buf, "\"attach_socket\":"
 		"\"/run/user/1000/sevpn-proxy/mux-0123456789abcdef.sock\""));
+	assert_non_null(strstr(buf, "\"buffered_bytes\":5000,\"buffer_budget_bytes\":67108864,"
+		"\"upload_queued_bytes\":7,"));
 	assert_int_equal(buf[n - 1], '\n');
 }
 
@@ -109,6 +114,8 @@ metrics_are_prometheus_text(void **state)
 	assert_non_null(strstr(buf, "sevpn_tunnel_bytes_received_total 1234567\n"));
 	assert_non_null(strstr(buf, "sevpn_tunnel_frames_sent_total 42\n"));
 	assert_non_null(strstr(buf, "sevpn_sessions_total 2\n"));
+	assert_non_null(strstr(buf, "# TYPE sevpn_buffered_bytes gauge\nsevpn_buffered_bytes 5000\n"));
+	assert_non_null(strstr(buf, "sevpn_buffer_budget_bytes 67108864\n"));
 	st.state = "retrying";
 	assert_true(sv_status_metrics(&st, buf, sizeof buf) > 0);
 	assert_non_null(strstr(buf, "sevpn_up 0\n"));

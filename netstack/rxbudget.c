@@ -108,7 +108,7 @@ grow(struct sv_rxbudget *b, struct sv_rxbudget_conn *c)
 /* see rxbudget.h */
 size_t
 sv_rxbudget_consume(struct sv_rxbudget *b, struct sv_rxbudget_conn *c, size_t n,
-	size_t free_wnd)
+	uint64_t now_ms)
 {
 	size_t give, room;
 
@@ -124,10 +124,11 @@ sv_rxbudget_consume(struct sv_rxbudget *b, struct sv_rxbudget_conn *c, size_t n,
 		return 0; /* detached: nothing more can arrive */
 	}
 	c->owed += n;
-	/* The sender had most of the window in use: the window, not the sender, set the
-	 * pace. Those bytes count towards growth once the client drained them. */
-	if (free_wnd < c->limit / 2)
-		c->drained += n;
+	if (now_ms - c->period_start >= SV_RXBUDGET_PERIOD_MS) {
+		c->period_start = now_ms;
+		c->drained = 0;
+	}
+	c->drained += n;
 	/* Everything fits: all of it. Otherwise connections at or under their fair share
 	 * take what room there is, and the largest ones wait (beyond their floor). */
 	room = room_left(b);

@@ -8,9 +8,13 @@
  * decides how much of it to call and when:
  *
  *  - A connection starts with a small window (init_wnd) and earns a bigger one while
- *    its client keeps up: once the sender used most of the window and the client drained
- *    a whole window's worth with little left queued, the window doubles, up to max_wnd
- *    (receive-buffer auto-tuning, as Linux does).
+ *    its client keeps up: when the client drained a whole window's worth within one
+ *    growth period (SV_RXBUDGET_PERIOD_MS) with little left queued, the window doubles,
+ *    up to max_wnd (receive-buffer auto-tuning, as Linux does, with the period standing
+ *    in for its RTT: the window ends up covering about what flows in one to two periods).
+ *    A window-limited sender drains a window per round trip, so it keeps growing as
+ *    long as the round trip is shorter than the period; a slow sender or a slow client
+ *    keeps a small window.
  *  - The sum of committed bytes stays under the budget: consumed bytes are returned as
  *    window (credit) only while there is room; otherwise they are owed, and the
  *    connection waits. When room comes back, sv_rxbudget_release hands it out,
@@ -26,6 +30,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#define SV_RXBUDGET_PERIOD_MS 1000u
 
 struct sv_rxbudget {
 	size_t budget;    /* bytes; the limit on committed */
@@ -43,7 +50,8 @@ struct sv_rxbudget_conn {
 	size_t committed; /* held + promised */
 	size_t held;      /* received, not consumed */
 	size_t owed;      /* consumed, window not reopened yet */
-	size_t drained;   /* consumed while keeping up since the window last grew */
+	size_t drained;   /* consumed in this growth period */
+	uint64_t period_start; /* ms */
 	bool open;
 };
 
@@ -59,11 +67,11 @@ size_t sv_rxbudget_open(struct sv_rxbudget *b, struct sv_rxbudget_conn *c, size_
 /* n bytes arrived (promised -> held). */
 void sv_rxbudget_received(struct sv_rxbudget *b, struct sv_rxbudget_conn *c, size_t n);
 
-/* n held bytes reached the client. free_wnd: the window advertised and not yet used,
- * before this call's credit. Returns the credit to give back now (tcp_recved); the rest
- * is owed (sv_rxbudget_owed) until sv_rxbudget_release. */
+/* n held bytes reached the client at now_ms (a monotonic clock). Returns the credit to
+ * give back now (tcp_recved); the rest is owed (sv_rxbudget_owed) until
+ * sv_rxbudget_release. */
 size_t sv_rxbudget_consume(struct sv_rxbudget *b, struct sv_rxbudget_conn *c, size_t n,
-	size_t free_wnd);
+	uint64_t now_ms);
 
 /* Credit for a connection that is owed some, now that there may be room; 0 if none.
  * first_pass: give only to connections at or under their fair share (call every owed

@@ -235,6 +235,8 @@ window_start(struct sv_tcpconn *c, struct tcp_pcb *pcb)
 
 	if (w < pcb->rcv_wnd)
 		pcb->rcv_wnd = pcb->rcv_ann_wnd = (tcpwnd_size_t)w;
+	log_trace("conn %u: receive window %zu KiB, at most %zu KiB", c->id, w / 1024,
+		(size_t)TCP_WND_MAX(pcb) / 1024);
 }
 
 /* No more data can arrive: the unused window no longer counts. */
@@ -755,8 +757,10 @@ sv_tcpconn_consume(struct sv_tcpconn *c, size_t n)
 	c->rx_bytes -= done;
 	if (c->rxq_count == 0)
 		c->rxq_head = 0;
-	reopen_window(c, sv_rxbudget_consume(&budget, &c->rb, done,
-		c->pcb ? c->pcb->rcv_wnd : 0));
+	size_t limit = c->rb.limit;
+	reopen_window(c, sv_rxbudget_consume(&budget, &c->rb, done, sys_now()));
+	if (c->rb.limit != limit)
+		log_debug("conn %u: receive window %zu KiB", c->id, c->rb.limit / 1024);
 	owe_update(c);
 	budget_log();
 	maybe_post_end(c);

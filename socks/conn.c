@@ -25,7 +25,11 @@
  *   (w_consume bytes, consumed in the write callback, so the memory cannot move).
  * - Client -> tunnel: pend/pend_len is data read but not yet taken by the tcpconn; while
  *   pend_len > 0 the client is not read (back-pressure), and reading resumes from
- *   on_writable. The read buffer is allocated when the relay first reads. When the relay
+ *   on_writable. The relay reads into one buffer shared by all connections (read_buf):
+ *   the tcpconn copies what it takes, so usually nothing is left when on_read returns;
+ *   what is (pend when lwIP's send buffer is full, rest) moves to the conn's own rbuf,
+ *   of just that size, freed once it is sent. An idle connection holds no read buffer,
+ *   and one whose client sends EOF never gets one. When the relay
  *   starts, pend is first the front-end's send_first bytes, then the handshake bytes the
  *   client sent after its request (optimistic data), then what is read; client bytes
  *   pass the front-end's up_filter, and once it cut the stream (up_dropping) the rest
@@ -211,7 +215,7 @@ struct sv_conn {
 	uint8_t xdone;        /* XDONE_* */
 	size_t first_len;
 
-	uint8_t *rbuf; /* client -> tunnel, cfg.conn_buffer bytes, on demand */
+	uint8_t *rbuf; /* client bytes left over from read_buf (pend, rest), owned */
 	const uint8_t *pend;
 	size_t pend_len;
 
@@ -233,6 +237,11 @@ static unsigned next_id;
 static struct sv_peerlimit peers; /* zeroed: initialised */
 static uint64_t limit_logged_at;  /* uv_now() of the last per-client limit warning */
 static unsigned limit_unlogged;   /* refusals since that warning */
+/* The relay's read buffer, shared: its bytes are used up or moved to the conn's rbuf
+ * before on_read returns (keep_leftover). Grown to the largest cfg.conn_buffer in use;
+ * freed when the last connection goes. */
+static uint8_t *read_buf;
+static size_t read_buf_cap;
 
 static void conn_close(struct sv_conn *c);
 static void drop_spare(struct sv_conn *c);
@@ -351,6 +360,11 @@ conn_free(struct sv_conn *c)
 		c->next->prev = c->prev;
 	n_conns--;
 	free(c);
+	if (n_conns == 0) {
+		free(read_buf);
+		read_buf = NULL;
+		read_buf_cap = 0;
+	}
 }
 
 static void
@@ -961,6 +975,10 @@ relay_client_data(struct sv_conn *c)
 	if (c->pend_len > 0) {
 		stop_reading(c); /* back-pressure until on_writable */
 		return;
+	}
+	if (c->rbuf != NULL && c->rest_len == 0) { /* a leftover, all sent now */
+		free(c->rbuf);
+		c->rbuf = NULL;
 	}
 	if (c->client_eof)
 		tunnel_shutdown(c);
@@ -1611,9 +1629,56 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	}
 	if (c->pend_len > 0)
 		return; /* not reading while pend_len > 0; defensive */
-	if (c->rbuf == NULL && (c->rbuf = malloc(c->cfg.conn_buffer)) == NULL)
+	if (read_buf_cap < c->cfg.conn_buffer) {
+		uint8_t *b = realloc(read_buf, c->cfg.conn_buffer);
+		if (b == NULL)
+			return;
+		read_buf = b;
+		read_buf_cap = c->cfg.conn_buffer;
+	}
+	*buf = uv_buf_init((char *)read_buf, (unsigned)c->cfg.conn_buffer);
+}
+
+static bool
+in_read_buf(const uint8_t *p)
+{
+	return read_buf != NULL && p >= read_buf && p < read_buf + read_buf_cap;
+}
+
+/* on_read is over and read_buf is about to be reused: what the conn still needs of it
+ * (pend, when lwIP took less; rest, the next request's bytes) moves to its own rbuf.
+ * The two are adjacent (rest follows what up_filter let through). */
+static void
+keep_leftover(struct sv_conn *c)
+{
+	const uint8_t *from = NULL, *to = NULL;
+	uint8_t *b;
+
+	if (c->pend_len > 0 && in_read_buf(c->pend)) {
+		from = c->pend;
+		to = c->pend + c->pend_len;
+	}
+	if (c->rest_len > 0 && in_read_buf(c->rest)) {
+		if (from == NULL)
+			from = c->rest;
+		to = c->rest + c->rest_len;
+	}
+	if (from == NULL)
 		return;
-	*buf = uv_buf_init((char *)c->rbuf, (unsigned)c->cfg.conn_buffer);
+	if ((b = malloc((size_t)(to - from))) == NULL) {
+		log_warn("conn %u: out of memory for %zu bytes from the client", c->id,
+			(size_t)(to - from));
+		c->client_failed = true;
+		conn_close(c);
+		return;
+	}
+	memcpy(b, from, (size_t)(to - from));
+	free(c->rbuf); /* nothing in it is in use: the client is read only when it is */
+	c->rbuf = b;
+	if (c->pend_len > 0 && in_read_buf(c->pend))
+		c->pend = b + (c->pend - from);
+	if (c->rest_len > 0 && in_read_buf(c->rest))
+		c->rest = b + (c->rest - from);
 }
 
 static void
@@ -1644,7 +1709,6 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct sv_conn *c = s->data;
 
-	(void)buf;
 	if (c->state == CONN_CLOSING || nread == 0)
 		return;
 	if (nread < 0) {
@@ -1653,8 +1717,10 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	if (c->state == CONN_RELAY) {
 		c->last_active = now_ms(c);
-		set_client_pend(c, c->rbuf, (size_t)nread);
+		set_client_pend(c, (const uint8_t *)buf->base, (size_t)nread);
 		relay_client_data(c);
+		if (!c->closed)
+			keep_leftover(c);
 		return;
 	}
 	if (c->held) { /* a held conn's client has nothing to say: drop it */

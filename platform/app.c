@@ -29,6 +29,9 @@
 #include <string.h>
 #include <time.h>
 #include <uv.h>
+#ifdef HAVE_MALLOC_TRIM
+#include <malloc.h>
+#endif
 
 #include "core/err.h"
 #include "core/log.h"
@@ -125,6 +128,9 @@ struct app {
 
 	uv_prepare_t prepare;
 	uv_timer_t timer;
+	/* maybe_trim: peaks since the last trim, and its time */
+	size_t trim_peak_conns, trim_peak_held;
+	uint64_t trim_at;
 	uv_signal_t sigint, sigterm;
 
 	struct tun *tun;              /* the current attempt, or NULL */
@@ -1057,11 +1063,47 @@ arm_timer(struct app *a)
 	uv_timer_start(&a->timer, on_timer, next > now ? next - now : 0, 0);
 }
 
+/* Received data waits in ~1.6 KB pbufs scattered through the heap; once they are freed
+ * glibc keeps most of those pages. After the connections or the buffered bytes fell to
+ * under half (a quarter) of a large peak, give the free pages back; at most every 10 s. */
+#define TRIM_MIN_CONNS 64u
+#define TRIM_MIN_HELD (8u * 1024u * 1024u)
+#define TRIM_INTERVAL_MS 10000u
+
+static void
+maybe_trim(struct app *a)
+{
+#ifdef HAVE_MALLOC_TRIM
+	struct sv_tcpconn_mem mem;
+	size_t n = sv_proxy_count();
+	uint64_t now;
+
+	sv_tcpconn_mem_stats(&mem);
+	if (n > a->trim_peak_conns)
+		a->trim_peak_conns = n;
+	if (mem.rx_held > a->trim_peak_held)
+		a->trim_peak_held = mem.rx_held;
+	if (!(a->trim_peak_conns >= TRIM_MIN_CONNS && n <= a->trim_peak_conns / 2) &&
+		!(a->trim_peak_held >= TRIM_MIN_HELD && mem.rx_held <= a->trim_peak_held / 4))
+		return;
+	now = sv_now_ms();
+	if (now - a->trim_at < TRIM_INTERVAL_MS)
+		return;
+	a->trim_at = now;
+	a->trim_peak_conns = n;
+	a->trim_peak_held = mem.rx_held;
+	malloc_trim(0);
+#else
+	(void)a;
+#endif
+}
+
 static void
 on_prepare(uv_prepare_t *h)
 {
 	struct app *a = h->data;
 	sv_stack_flush();
+	maybe_trim(a);
 	if (a->tun != NULL && a->tun->state == TUN_ESTABLISHED)
 		sv_session_flush(a->tun->sess);
 	if (a->tun != NULL)

@@ -3,7 +3,8 @@
 the first PRE bytes at full speed, then stops reading while the proxy's resident memory
 is sampled; then every reader reads to the end and the bodies are checked (SHA-256).
 
-Prints one line: rss_base_kib=.. rss_peak_kib=.. rss_growth_kib=.. intact=K/N
+Prints one line: rss_base_kib=.. rss_peak_kib=.. rss_growth_kib=..
+rss_after_close_kib=.. (AFTER seconds after the readers closed) intact=K/N
 Exit status 0 when every body arrived intact, 1 otherwise.
 """
 import argparse
@@ -104,6 +105,8 @@ def main():
     ap.add_argument("--sha256", required=True)
     ap.add_argument("--size", type=int, required=True)
     ap.add_argument("--timeout", type=float, default=120.0)
+    ap.add_argument("--after", type=float, default=2.0,
+                    help="seconds after closing before the last RSS sample")
     ap.add_argument("--no-drain", action="store_true",
                     help="close the readers after the hold instead of reading on")
     a = ap.parse_args()
@@ -140,8 +143,10 @@ def main():
                      if r.body == a.size and r.sha.hexdigest() == a.sha256)
     for r in readers:
         r.sock.close()
+    time.sleep(a.after)
+    after = rss_kib(a.pid)
     print(f"rss_base_kib={base} rss_peak_kib={peak} rss_growth_kib={peak - base} "
-          f"intact={intact}/{a.n}")
+          f"rss_after_close_kib={after} intact={intact}/{a.n}")
     sys.stdout.flush()
     return 0 if intact == a.n else 1
 

@@ -33,6 +33,7 @@ readers() {
 	local label=$1 bin=$2 out drain=()
 	shift 2
 	sv_proxy_prepare "$bin"
+	rm -f "$SV_ROOT/proxy.log" # else sv_proxy_start may see the last run's ready line
 	sv_proxy_start "$@"
 	sv_curl -o /dev/null --socks5-hostname "$SV_SOCKS" "http://$SV_LAN_NAME/small.txt" ||
 		sv_fail "$label: small.txt"
@@ -52,16 +53,21 @@ readers() {
 
 # one LABEL BIN [ARGS...]: a single download alone; prints MB/s
 one() {
-	local label=$1 bin=$2 t0 t1 got
+	local label=$1 bin=$2 t0 t1 c0 c1 got wnd
 	shift 2
 	sv_proxy_prepare "$bin"
-	sv_proxy_start "$@"
+	rm -f "$SV_ROOT/proxy.log"
+	sv_proxy_start -v "$@"
+	c0=$(sv_cpu_ticks "$SV_PROXY_PID")
 	t0=$(sv_now)
 	got=$(sv_curl --socks5-hostname "$SV_SOCKS" "http://$SV_LAN_NAME/big.bin" | sha256sum | cut -d' ' -f1)
 	t1=$(sv_now)
+	c1=$(sv_cpu_ticks "$SV_PROXY_PID")
 	[ "$got" = "$SV_BIG_SHA256" ] || sv_fail "$label: single download: sha256 mismatch"
+	# the largest receive window it reached (debug lines; older binaries have none)
+	wnd=$(sed -n 's/.*receive window \([0-9]*\) KiB$/\1/p' "$SV_PROXY_LOG" | sort -n | tail -n1)
 	sv_log "$label: one download of $MIB MiB: $(awk -v a="$t0" -v b="$t1" -v m="$MIB" \
-		'BEGIN { printf "%.2fs, %.1f MB/s", b - a, m * 1.048576 / (b - a) }')"
+		'BEGIN { printf "%.2fs, %.1f MB/s", b - a, m * 1.048576 / (b - a) }'), client CPU $((c1 - c0)) ticks, largest window ${wnd:-?} KiB"
 	sv_stop_pid "$SV_PROXY_PID"
 }
 
@@ -70,8 +76,10 @@ if [ -n "${SV_SLOW_OLD:-}" ]; then
 		one "old (round $r)" "$SV_SLOW_OLD"
 		one "new (round $r)" "$NEW"
 	done
-	readers "old binary" "$SV_SLOW_OLD"
-	readers "new, default budget" "$NEW"
+	if [ "$N" -gt 0 ]; then
+		readers "old binary" "$SV_SLOW_OLD"
+		readers "new, default budget" "$NEW"
+	fi
 	exit 0
 fi
 

@@ -83,6 +83,7 @@ if [ -n "${SV_SLOW_OLD:-}" ]; then
 	exit 0
 fi
 
+grep -q __asan_init "$NEW" && sv_skip "AddressSanitizer build: RSS says nothing about our buffers"
 one "new" "$NEW"
 readers "budget 8M" "$NEW" --max-buffer-memory 8M
 small=$GROWTH

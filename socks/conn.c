@@ -1673,6 +1673,7 @@ keep_leftover(struct sv_conn *c)
 		return;
 	}
 	memcpy(b, from, (size_t)(to - from));
+	log_trace("conn %u: %zu client bytes wait for the tunnel", c->id, (size_t)(to - from));
 	free(c->rbuf); /* nothing in it is in use: the client is read only when it is */
 	c->rbuf = b;
 	if (c->pend_len > 0 && in_read_buf(c->pend))

@@ -5,6 +5,8 @@
 # it grows by at most 64 KiB of window per connection (plus allocator overhead), not by
 # what the senders would like to send. Then every reader reads to the end: all bodies
 # arrive intact (SHA-256) and /status reports the budget and nothing left buffered.
+# Then the other direction: a -R forward carries the file from a local server to the
+# hub's side intact (the relay's shared read buffer under back-pressure).
 # (libslirp never scales its window, so windows stay at 64 KiB here; the budget itself
 # is exercised against a real peer by tests/integration/realserver_slowreaders.sh.)
 # usage: slow_readers_test.sh SEVPN_TESTHUB SEVPN_PROXY   (0 pass, 1 fail, 77 skip)
@@ -15,12 +17,15 @@ hl_init slowread "${1:?usage: $0 SEVPN_TESTHUB SEVPN_PROXY}" "${2:?usage: $0 SEV
 
 N=${SV_SLOW_N:-20}
 MIB=${SV_SLOW_MIB:-16}
-hl_hub_start hub
+HF=$(hl_free_port)
+RP=$(hl_free_port)
+hl_hub_start hub --hostfwd "tcp:127.0.0.1:$HF-10.77.0.100:$RP"
 hl_http_start
 hl_file big.bin "$MIB"
 port=${HL_URL##*:}
 ctl=127.0.0.1:$(hl_free_port)
-hl_proxy_start client --no-config --max-buffer-memory 8M --control "$ctl"
+hl_proxy_start client --no-config --max-buffer-memory 8M --control "$ctl" \
+	-R "$RP:127.0.0.1:$port"
 hl_fetch "$HL_URL/small.txt" >/dev/null # warm up (DNS, ARP)
 out=$("$HL_PY" "$HERE/slow_readers.py" --socks "$HL_SOCKS" --url-host intranet.test \
 	--url-port "$port" --path /big.bin --n "$N" --pre 1048576 --pid "$HL_PROXY_PID" \
@@ -40,5 +45,10 @@ grep -q '"buffer_budget_bytes":8388608' <<<"$status" || hl_fail "/status lacks t
 grep -q '"buffered_bytes":0,' <<<"$status" || hl_fail "bytes still buffered after the readers finished: $status"
 metrics=$(curl -sf "http://$ctl/metrics") || hl_fail "no /metrics"
 grep -q '^sevpn_buffer_budget_bytes 8388608$' <<<"$metrics" || hl_fail "/metrics lacks the budget"
+# The other direction: the relay reads the local side into its shared buffer and keeps
+# what lwIP's full send buffer did not take (-R: the hub's side downloads from here).
+got=$(curl -sS --max-time 60 "http://127.0.0.1:$HF/big.bin" | sha256sum | cut -d' ' -f1) || true
+[ "$got" = "$HL_SHA256" ] || hl_fail "-R: $MIB MiB from the local side did not arrive intact"
+hl_log "-R: $MIB MiB from the local side arrived intact"
 hl_proxy_stop
 hl_log "PASS"

@@ -210,8 +210,9 @@ budget_log(void)
 		return;
 	budget_log_once = true;
 	budget_log_at = now;
-	log_warn("memory: %zu KiB received for %zu slow local clients reached "
-		"--max-buffer-memory (%zu KiB): their senders are slowed down; raise "
+	log_warn("memory: %zu KiB not yet read by local clients, plus open receive "
+		"windows, over %zu connections reached --max-buffer-memory (%zu KiB): the "
+		"connections holding most now wait for their clients; raise "
 		"--max-buffer-memory to allow more", budget.held / 1024, budget.conns,
 		budget.budget / 1024);
 }

@@ -3,7 +3,8 @@
  *
  * Invariants, per connection: limit == committed + owed; held <= committed (until
  * detach, when committed == held and nothing is owed); limit <= max unless detached.
- * Globally: committed and held are the sums over open connections.
+ * Globally: committed, held and floors are the sums over open connections; credit and
+ * growth beyond a connection's floor keep committed <= budget + floors.
  */
 #include "netstack/rxbudget.h"
 
@@ -16,7 +17,9 @@ min_sz(size_t a, size_t b)
 static size_t
 room_left(const struct sv_rxbudget *b)
 {
-	return b->budget > b->committed ? b->budget - b->committed : 0;
+	size_t total = b->budget + b->floors;
+
+	return total > b->committed ? total - b->committed : 0;
 }
 
 /* Moves give bytes from owed back to committed (the caller reopens the window). */
@@ -31,12 +34,10 @@ pay(struct sv_rxbudget *b, struct sv_rxbudget_conn *c, size_t give)
 
 /* A connection may always refill up to its floor, budget or not. */
 static size_t
-with_floor(const struct sv_rxbudget *b, const struct sv_rxbudget_conn *c, size_t give)
+with_floor(const struct sv_rxbudget_conn *c, size_t give)
 {
-	size_t floor = min_sz(b->init_wnd, c->max);
-
-	if (c->committed + give < floor)
-		give = min_sz(c->owed, floor - c->committed);
+	if (c->committed + give < c->floor)
+		give = min_sz(c->owed, c->floor - c->committed);
 	return give;
 }
 
@@ -60,8 +61,11 @@ sv_rxbudget_open(struct sv_rxbudget *b, struct sv_rxbudget_conn *c, size_t max)
 	if (max > b->max_wnd)
 		max = b->max_wnd;
 	w = min_sz(b->init_wnd, max);
-	*c = (struct sv_rxbudget_conn){ .limit = w, .max = max, .committed = w, .open = true };
+	*c = (struct sv_rxbudget_conn){
+		.limit = w, .max = max, .floor = w, .committed = w, .open = true,
+	};
 	b->committed += w;
+	b->floors += w;
 	b->conns++;
 	return w;
 }
@@ -136,7 +140,7 @@ sv_rxbudget_consume(struct sv_rxbudget *b, struct sv_rxbudget_conn *c, size_t n,
 		give = min_sz(c->owed, room);
 	else
 		give = 0;
-	give = with_floor(b, c, give);
+	give = with_floor(c, give);
 	if (give < c->owed)
 		b->withheld++;
 	pay(b, c, give);
@@ -151,7 +155,7 @@ sv_rxbudget_release(struct sv_rxbudget *b, struct sv_rxbudget_conn *c, bool firs
 		return 0;
 	if (first_pass && c->committed >= sv_rxbudget_fair_share(b))
 		return 0;
-	return pay(b, c, with_floor(b, c, min_sz(c->owed, room_left(b))));
+	return pay(b, c, with_floor(c, min_sz(c->owed, room_left(b))));
 }
 
 /* see rxbudget.h */
@@ -161,10 +165,12 @@ sv_rxbudget_detach(struct sv_rxbudget *b, struct sv_rxbudget_conn *c)
 	if (!c->open || c->max == 0)
 		return;
 	b->committed -= c->committed - c->held;
+	b->floors -= c->floor;
 	c->committed = c->held;
 	c->limit = c->held;
 	c->owed = 0;
 	c->max = 0;
+	c->floor = 0;
 }
 
 /* see rxbudget.h */
@@ -175,6 +181,7 @@ sv_rxbudget_close(struct sv_rxbudget *b, struct sv_rxbudget_conn *c)
 		return;
 	b->committed -= c->committed;
 	b->held -= c->held;
+	b->floors -= c->floor;
 	b->conns--;
 	*c = (struct sv_rxbudget_conn){ .open = false };
 }
@@ -190,14 +197,12 @@ sv_rxbudget_owed(const struct sv_rxbudget_conn *c)
 bool
 sv_rxbudget_is_full(const struct sv_rxbudget *b)
 {
-	return b->committed >= b->budget;
+	return b->committed >= b->budget + b->floors;
 }
 
 /* see rxbudget.h */
 size_t
 sv_rxbudget_fair_share(const struct sv_rxbudget *b)
 {
-	size_t fair = b->conns ? b->budget / b->conns : b->budget;
-
-	return fair < b->init_wnd ? b->init_wnd : fair;
+	return b->init_wnd + (b->conns ? b->budget / b->conns : b->budget);
 }

@@ -20,8 +20,10 @@
  *    connection waits. When room comes back, sv_rxbudget_release hands it out,
  *    connections at or under their fair share (budget / connections) first. A window
  *    grows only within the budget.
- *  - Every connection may always refill up to init_wnd, so none starves; the budget is
- *    therefore exceeded by at most init_wnd per connection.
+ *  - Every connection may always refill up to init_wnd (its floor), so none starves; the
+ *    budget counts what connections commit beyond their floors (the sum of committed
+ *    bytes stays under budget + floors), so thousands of idle connections, each with
+ *    its first window open, do not use it up.
  *  - A window already advertised is never taken back (TCP forbids shrinking it): the
  *    budget only withholds new credit and growth.
  */
@@ -40,6 +42,7 @@ struct sv_rxbudget {
 	size_t max_wnd;   /* largest window a connection can earn */
 	size_t committed; /* sum over connections */
 	size_t held;      /* sum over connections */
+	size_t floors;    /* sum over connections that can still receive */
 	size_t conns;     /* connections open in the budget */
 	unsigned long withheld; /* decisions that withheld credit or growth (for logs) */
 };
@@ -47,6 +50,7 @@ struct sv_rxbudget {
 struct sv_rxbudget_conn {
 	size_t limit;     /* the window this connection has earned: committed + owed */
 	size_t max;       /* the largest window it can use; 0 once no data can arrive */
+	size_t floor;     /* min(init_wnd, max); 0 once no data can arrive */
 	size_t committed; /* held + promised */
 	size_t held;      /* received, not consumed */
 	size_t owed;      /* consumed, window not reopened yet */
@@ -89,10 +93,10 @@ void sv_rxbudget_close(struct sv_rxbudget *b, struct sv_rxbudget_conn *c);
 /* Bytes owed to c (withheld credit). */
 size_t sv_rxbudget_owed(const struct sv_rxbudget_conn *c);
 
-/* True when committed bytes reached the budget (new credit waits). */
+/* True when committed bytes reached the budget plus the floors (new credit waits). */
 bool sv_rxbudget_is_full(const struct sv_rxbudget *b);
 
-/* budget / connections, at least init_wnd. */
+/* A connection's share: init_wnd + budget / connections. */
 size_t sv_rxbudget_fair_share(const struct sv_rxbudget *b);
 
 #endif

@@ -87,9 +87,9 @@ bool sv_tcpconn_peer(const struct sv_tcpconn *c, struct sv_ip *ip, uint16_t *por
 /*
  * Memory held for local clients. Received bytes wait in the connection until consumed;
  * each connection starts with a 64 KiB receive window that grows (towards lwIP's
- * TCP_WND) while its client keeps up, and the sum of what connections hold plus the
- * window they advertised stays under the budget, except for 64 KiB per connection
- * (netstack/rxbudget.h). Sent bytes are bounded per connection by TCP_SND_BUF.
+ * TCP_WND) while its client keeps up, and what connections hold plus the window they
+ * advertised, beyond the first 64 KiB each (which every connection may always have),
+ * stays under the budget (netstack/rxbudget.h). Sent bytes are bounded per connection by TCP_SND_BUF.
  */
 #define SV_TCPCONN_BUDGET_DEFAULT (64u * 1024u * 1024u)
 

@@ -117,30 +117,24 @@ rxbudget_consumed_credit_is_withheld_when_over_budget(void **state)
 	struct sv_rxbudget_conn slow[4], fast;
 
 	(void)state;
-	sv_rxbudget_init(&b, 1024u * K, INIT, MAX);
-	/* the fast one grows first, to 512 KiB */
+	sv_rxbudget_init(&b, 768u * K, INIT, MAX);
+	/* the fast one grows, to 512 KiB: 448 KiB over its floor; 1 MiB would not fit */
 	sv_rxbudget_open(&b, &fast, MAX);
-	while (fast.limit < 512u * K)
+	for (int i = 0; i < 400; i++)
 		flow(&b, &fast, 16 * K);
-	/* four slow readers fill their windows and take nothing */
+	assert_int_equal(fast.limit, 512u * K);
+	assert_true(b.withheld > 0);
+	assert_true(b.committed <= b.budget + b.floors);
+	/* slow readers fill their first windows and take nothing: floors, not budget */
 	for (int i = 0; i < 4; i++) {
 		sv_rxbudget_open(&b, &slow[i], MAX);
 		sv_rxbudget_received(&b, &slow[i], INIT);
 	}
-	/* 512 + 4 * 64 = 768 KiB of 1 MiB: growth to 1 MiB no longer fits */
-	for (int i = 0; i < 100; i++)
-		flow(&b, &fast, 16 * K);
-	assert_int_equal(fast.limit, 512u * K);
-	assert_true(b.withheld > 0);
-	assert_true(b.committed <= b.budget);
-	/* five more slow readers push the total past the budget: the fast one, the
-	 * largest, gets nothing back for what it consumed */
-	struct sv_rxbudget_conn more[5];
-	for (int i = 0; i < 5; i++) {
-		sv_rxbudget_open(&b, &more[i], MAX);
-		sv_rxbudget_received(&b, &more[i], INIT);
-	}
-	assert_true(b.committed > b.budget);
+	assert_false(sv_rxbudget_is_full(&b));
+	/* the budget is cut to 128 KiB: the fast one, the largest, gets nothing back for
+	 * what it consumes */
+	b.budget = 128u * K;
+	assert_true(sv_rxbudget_is_full(&b));
 	sv_rxbudget_received(&b, &fast, 128u * K);
 	assert_int_equal(sv_rxbudget_consume(&b, &fast, 128u * K, 0), 0);
 	assert_int_equal(sv_rxbudget_owed(&fast), 128u * K);
@@ -184,20 +178,20 @@ rxbudget_release_serves_smallest_holders_first(void **state)
 	sv_rxbudget_received(&b, &big, 256u * K);
 	sv_rxbudget_received(&b, &small, INIT);
 	sv_rxbudget_received(&b, &hog, INIT);
-	/* 448 KiB committed; over the budget by 128 KiB */
-	b.budget = b.committed - 128u * K;
+	/* 448 KiB committed, 256 of it floors; over the budget by 128 KiB */
+	b.budget = b.committed - b.floors - 128u * K;
 	assert_int_equal(sv_rxbudget_consume(&b, &big, 128u * K, 0), 0);
 	assert_int_equal(sv_rxbudget_owed(&big), 128u * K);
 	/* small is under its floor: it gets its bytes back regardless */
 	assert_int_equal(sv_rxbudget_consume(&b, &small, 32u * K, 0), 32u * K);
-	/* room for 64 KiB appears (hog closes): the first pass skips big (over its fair
-	 * share of 320 / 3 KiB) */
-	sv_rxbudget_close(&b, &hog);
+	/* room for 64 KiB appears (the budget grows): the first pass skips big (over its
+	 * fair share of 64 + 128 / 4 KiB) */
+	b.budget += 64u * K;
 	assert_int_equal(sv_rxbudget_release(&b, &big, true), 0);
 	/* the second pass gives big what room there is */
 	assert_int_equal(sv_rxbudget_release(&b, &big, false), 64u * K);
 	assert_int_equal(sv_rxbudget_owed(&big), 64u * K);
-	assert_true(b.committed <= b.budget);
+	assert_true(sv_rxbudget_is_full(&b));
 	assert_int_equal(sv_rxbudget_release(&b, &big, false), 0);
 }
 
@@ -217,14 +211,14 @@ rxbudget_connection_under_fair_share_is_not_throttled(void **state)
 		flow(&b, &small, 16 * K);
 	sv_rxbudget_received(&b, &big, 512u * K);
 	sv_rxbudget_received(&b, &small, 128u * K);
-	/* 640 KiB held; the budget shrinks to 48 KiB under that */
-	b.budget = b.committed - 48u * K;
+	/* 640 KiB held, 128 of it floors; the budget shrinks to 48 KiB under the rest */
+	b.budget = b.committed - b.floors - 48u * K;
 	/* big, over its fair share, waits: its 64 KiB do not fit in the 16 KiB room */
 	assert_int_equal(sv_rxbudget_consume(&b, &big, 64u * K, 0), 0);
 	/* small, under its fair share, is paid from the room there is */
 	assert_int_equal(sv_rxbudget_consume(&b, &small, 64u * K, 0), 64u * K);
 	assert_int_equal(sv_rxbudget_owed(&big), 64u * K);
-	assert_true(b.committed <= b.budget);
+	assert_true(b.committed <= b.budget + b.floors);
 }
 
 static void
@@ -243,6 +237,27 @@ rxbudget_floor_keeps_every_connection_moving(void **state)
 	for (int i = 0; i < 8; i++)
 		assert_int_equal(c[i].limit, INIT);
 	check_sums(&b, c, 8);
+}
+
+static void
+rxbudget_idle_connections_do_not_use_up_the_budget(void **state)
+{
+	static struct sv_rxbudget_conn idle[2000];
+	struct sv_rxbudget b;
+	struct sv_rxbudget_conn fast;
+
+	(void)state;
+	sv_rxbudget_init(&b, 2048u * K, INIT, MAX);
+	for (int i = 0; i < 2000; i++)
+		sv_rxbudget_open(&b, &idle[i], MAX);
+	/* 2000 first windows are 125 MiB of promises, but only floors */
+	assert_false(sv_rxbudget_is_full(&b));
+	sv_rxbudget_open(&b, &fast, MAX);
+	for (int i = 0; i < 400; i++)
+		flow(&b, &fast, 16 * K);
+	/* 64 KiB floor + 2 MiB budget: a 2 MiB window fits, 4 MiB does not */
+	assert_int_equal(fast.limit, 2048u * K);
+	assert_true(b.committed <= b.budget + b.floors);
 }
 
 static void
@@ -296,6 +311,7 @@ rxbudget_total_stays_under_budget_plus_floors(void **state)
 		for (int j = 0; j < 16; j++)
 			sv_rxbudget_release(&b, &c[j], false);
 		assert_true(b.committed <= b.budget + 16 * INIT);
+		assert_true(b.floors <= 16 * INIT);
 	}
 	check_sums(&b, c, 16);
 }
@@ -313,6 +329,7 @@ main(void)
 		cmocka_unit_test(rxbudget_release_serves_smallest_holders_first),
 		cmocka_unit_test(rxbudget_connection_under_fair_share_is_not_throttled),
 		cmocka_unit_test(rxbudget_floor_keeps_every_connection_moving),
+		cmocka_unit_test(rxbudget_idle_connections_do_not_use_up_the_budget),
 		cmocka_unit_test(rxbudget_detach_drops_promised_window),
 		cmocka_unit_test(rxbudget_total_stays_under_budget_plus_floors),
 	};

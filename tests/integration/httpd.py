@@ -1,6 +1,8 @@
 """LAN web server for the integration tests: serves a directory on [::]:PORT (IPv4 too),
 one thread per connection, file bodies with sendfile so it is never the bottleneck of a
-benchmark. Usage: httpd.py DIR PORT"""
+benchmark. POST and PUT answer the SHA-256 (hex) of the request body, sent with
+Content-Length or chunked. Usage: httpd.py DIR PORT"""
+import hashlib
 import http.server
 import os
 import socket
@@ -20,6 +22,36 @@ class Handler(http.server.SimpleHTTPRequestHandler):
                 off += n
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+    def read_body(self, h):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            while True:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return
+                h.update(self.rfile.read(size))
+                self.rfile.readline()
+        left = int(self.headers.get("Content-Length", 0))
+        while left > 0:
+            d = self.rfile.read(min(left, 65536))
+            if not d:
+                return
+            h.update(d)
+            left -= len(d)
+
+    def do_POST(self):
+        h = hashlib.sha256()
+        self.read_body(h)
+        out = (h.hexdigest() + "\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    do_PUT = do_POST
 
 
 class Server(http.server.ThreadingHTTPServer):

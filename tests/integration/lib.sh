@@ -39,6 +39,7 @@ SV_SOCKS=127.0.0.1:1080
 SV_RUN_UID=65534
 SV_RUN_GID=65534
 
+SV_PROXY_ENV=()   # extra NAME=VALUE for the client's environment (sv_proxy_exec, sv_cli_user)
 SV_PIDS=()        # plain processes to TERM/KILL at exit
 SV_SE_ROOTS=()    # SoftEther daemon roots (pid file + run/.pid_*)
 SV_NETNS=()       # namespaces we created
@@ -130,7 +131,7 @@ sv_stop_softether() {
 
 sv_dump_logs() {
 	local f
-	for f in "$SV_ROOT"/proxy*.log "$SV_ROOT"/lan/dnsmasq.log "$SV_ROOT"/lan/httpd.log \
+	for f in "$SV_ROOT"/proxy*.log "$SV_ROOT"/lan/*.log \
 		"$SV_ROOT"/srv/log/server_log/*.log "$SV_ROOT"/vcl/log/client_log/*.log; do
 		[ -s "$f" ] || continue
 		echo "----- tail of ${f#"$SV_ROOT"/} -----" >&2
@@ -462,8 +463,17 @@ sv_proxy_exec() {
 	[ -n "${SV_IT_WRAP:-}" ] && wrap=($SV_IT_WRAP)
 	exec ip netns exec "$SV_NS_CLI" "${nice[@]}" setpriv --reuid="$SV_RUN_UID" \
 		--regid="$SV_RUN_GID" --clear-groups --inh-caps=-all \
-		env -i PATH=/usr/bin:/bin HOME="$SV_ROOT/home" SEVPN_PASSWORD="$pass" \
+		env -i PATH=/usr/bin:/bin HOME="$SV_ROOT/home" SEVPN_PASSWORD="$pass" "${SV_PROXY_ENV[@]}" \
 		"${wrap[@]}" "$SV_PROXY_BIN" "$@"
+}
+
+# sv_cli_user CMD ARGS...: runs CMD in the CLI namespace as the unprivileged user, without
+# capabilities, with a clean environment plus SV_PROXY_ENV (e.g. ssh whose ProxyCommand
+# is the client).
+sv_cli_user() {
+	ip netns exec "$SV_NS_CLI" setpriv --reuid="$SV_RUN_UID" --regid="$SV_RUN_GID" \
+		--clear-groups --inh-caps=-all \
+		env -i PATH=/usr/bin:/bin HOME="$SV_ROOT/home" "${SV_PROXY_ENV[@]}" "$@"
 }
 
 # Default arguments for the client under test.
@@ -476,11 +486,12 @@ sv_proxy_args() {
 
 # sv_proxy_start [EXTRA ARGS...]: starts the client with the right password and waits for
 # its ready line. Sets SV_PROXY_PID, SV_PROXY_LOG, SV_READY_LINE, SV_READY_IP (a.b.c.d),
-# SV_READY_GW, SV_READY_DNS, SV_READY_IP6 (may be empty).
+# SV_READY_GW, SV_READY_DNS, SV_READY_IP6 (may be empty). SV_PROXY_TAG (default proxy)
+# names its log, $SV_ROOT/TAG.log, so that several instances can run.
 sv_proxy_start() {
 	sv_proxy_args
-	SV_PROXY_LOG=$SV_ROOT/proxy.log
-	(sv_proxy_exec "$SV_PASS" "${SV_PROXY_ARGS[@]}" "$@") 2>"$SV_PROXY_LOG" >"$SV_ROOT/proxy.out" &
+	SV_PROXY_LOG=$SV_ROOT/${SV_PROXY_TAG:-proxy}.log
+	(sv_proxy_exec "$SV_PASS" "${SV_PROXY_ARGS[@]}" "$@") 2>"$SV_PROXY_LOG" >"$SV_ROOT/${SV_PROXY_TAG:-proxy}.out" &
 	SV_PROXY_PID=$!
 	SV_PIDS+=("$SV_PROXY_PID")
 	local deadline=$((SECONDS + ${SV_READY_TIMEOUT:-30}))

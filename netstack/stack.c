@@ -689,8 +689,8 @@ sv_stack_stop(void)
 		return;
 	dhcp_release_and_stop(&S.netif);
 	dhcp6_disable(&S.netif);
-	netif_set_link_down(&S.netif);
-	netif_set_down(&S.netif);
+	/* The netif stays up: when the DHCP server's MAC is not known yet, the release
+	 * waits in the ARP queue for the answer (netif_set_down would drop it). */
 	S.started = false;
 }
 
@@ -715,8 +715,10 @@ frame_is_for_us(const uint8_t *frame)
 void
 sv_stack_input(const uint8_t *frame, size_t len)
 {
-	if (!S.inited || !S.started || len < FRAME_MIN || len > FRAME_MAX ||
-		!frame_is_for_us(frame))
+	if (!S.inited || len < FRAME_MIN || len > FRAME_MAX || !frame_is_for_us(frame))
+		return;
+	/* After sv_stack_stop only ARP, which a DHCP release may be waiting for. */
+	if (!S.started && !(netif_is_up(&S.netif) && frame[12] == 0x08 && frame[13] == 0x06))
 		return;
 	if (S.in_output) {
 		if (!S.warned_reentry)

@@ -61,7 +61,8 @@ struct sv_stack_ops {
 int sv_stack_init(const uint8_t mac[6], const struct sv_stack_ops *ops, void *arg);
 /* Link up and start DHCP and IPv6 autoconfiguration. */
 void sv_stack_start(void);
-/* Orderly stop: DHCP release (sent through ops->output), link down. */
+/* Orderly stop: DHCP release (sent through ops->output; if the DHCP server's MAC is
+ * not known yet, once its ARP answer came in, so keep frames flowing for a moment). */
 void sv_stack_stop(void);
 
 /* The tunnel came back as a new session on the hub: cycle the link so that DHCP

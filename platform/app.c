@@ -59,6 +59,10 @@
 #define WRITE_QUEUE_MAX (256u << 10)
 #define CONNECT_TIMEOUT_MS 10000   /* name resolution plus TCP connect */
 #define SHUTDOWN_GRACE_MS 2000
+/* Between the DHCP release and close_notify: time for an ARP exchange with the DHCP
+ * server and for the server to take the frame (a 5.01 server drops the frames that
+ * arrive just before the close). */
+#define RELEASE_GRACE_MS 300
 #define INITIAL_ATTEMPTS 3         /* before any session was ever established */
 #define REATTACH_HOLD_MS 2000
 #define PRODUCTIVE_BYTES (1u << 20) /* a session that carried this much has worked */
@@ -131,7 +135,7 @@ struct app {
 	/* maybe_trim: peaks since the last trim, and its time */
 	size_t trim_peak_conns, trim_peak_held;
 	uint64_t trim_at;
-	uv_signal_t sigint, sigterm;
+	uv_signal_t sigint, sigterm, sighup;
 
 	struct tun *tun;              /* the current attempt, or NULL */
 	/* --max-tcp: additional connections of the established session (spec 12) */
@@ -154,6 +158,7 @@ struct app {
 
 	bool ready, stopping;
 	uint64_t shutdown_deadline;
+	uint64_t release_until; /* stopping: the session closes then (RELEASE_GRACE_MS) */
 	uint64_t auto_disconnect_at; /* the hub's AutoDisconnect policy, 0 = none */
 	uint64_t lease_warn_at;      /* say so if DHCP has not bound by then */
 	/* for the status screen */
@@ -997,7 +1002,27 @@ finish(struct app *a, int exit_code)
 	uv_stop(a->loop);
 }
 
-/* Orderly end: release the lease, flush, close_notify, then FIN. */
+/* Orderly end, second step: flush, close_notify, then FIN. */
+static void
+close_session(struct app *a)
+{
+	struct tun *t = a->tun;
+	a->release_until = 0;
+	if (t == NULL || t->state != TUN_ESTABLISHED) {
+		finish(a, a->exit_code);
+		return;
+	}
+	close_extras(a); /* after the release: it may have gone out on any of them */
+	sv_stack_flush();
+	sv_session_flush(t->sess);
+	tun_set_state(t, TUN_CLOSING);
+	t->close_notify_due = true; /* after the release has gone into TLS (pump) */
+	a->shutdown_deadline = sv_now_ms() + SHUTDOWN_GRACE_MS;
+	pump(t);
+}
+
+/* Orderly end: release the lease, then close the session (close_session) a little
+ * later, so that the release reaches the hub's network. */
 static void
 begin_shutdown(struct app *a)
 {
@@ -1012,14 +1037,9 @@ begin_shutdown(struct app *a)
 		finish(a, a->exit_code);
 		return;
 	}
-	sv_stack_stop(); /* DHCP release goes out as a frame */
-	close_extras(a); /* after the release: it may have gone out on any of them */
+	sv_stack_stop(); /* DHCP release goes out as a frame, maybe after an ARP exchange */
 	sv_stack_flush();
-	sv_session_flush(t->sess);
-	tun_set_state(t, TUN_CLOSING);
-	t->close_notify_due = true; /* after the release has gone into TLS (pump) */
-	a->shutdown_deadline = sv_now_ms() + SHUTDOWN_GRACE_MS;
-	pump(t);
+	a->release_until = sv_now_ms() + RELEASE_GRACE_MS;
 }
 
 static void
@@ -1054,6 +1074,7 @@ arm_timer(struct app *a)
 	earliest(&next, a->connect_deadline);
 	earliest(&next, a->retry_at);
 	earliest(&next, a->shutdown_deadline);
+	earliest(&next, a->release_until);
 	earliest(&next, a->auto_disconnect_at);
 	earliest(&next, a->lease_warn_at);
 	earliest(&next, a->extra_at);
@@ -1126,6 +1147,10 @@ on_timer(uv_timer_t *timer)
 	if (a->shutdown_deadline && now >= a->shutdown_deadline) {
 		log_debug("shutdown: the server did not take the close in time");
 		finish(a, a->exit_code);
+		return;
+	}
+	if (a->release_until && now >= a->release_until) {
+		close_session(a); /* on_prepare re-arms the timer */
 		return;
 	}
 	if (a->lease_warn_at && now >= a->lease_warn_at) {
@@ -1747,9 +1772,12 @@ sv_app_run(const struct sv_app_params *p)
 	a->timer.data = a;
 	uv_signal_init(a->loop, &a->sigint);
 	uv_signal_init(a->loop, &a->sigterm);
-	a->sigint.data = a->sigterm.data = a;
+	uv_signal_init(a->loop, &a->sighup);
+	a->sigint.data = a->sigterm.data = a->sighup.data = a;
 	uv_signal_start(&a->sigint, on_signal, SIGINT);
 	uv_signal_start(&a->sigterm, on_signal, SIGTERM);
+	/* ssh ends its ProxyCommand (--stdio) with SIGHUP: an orderly end too */
+	uv_signal_start(&a->sighup, on_signal, SIGHUP);
 
 	a->started_at = (uint64_t)time(NULL);
 	char control[80];

@@ -20,7 +20,9 @@
 #    user: a marker and the sha256 of 1 MiB sent on stdin come back;
 #  - --proxy-user with SEVPN_PROXY_PASSWORD: SOCKS5 and HTTP (also CONNECT) accepted with
 #    the right password, refused with a wrong one (SOCKS5 failure, HTTP 407) or none,
-#    SOCKS4 refused; the password never logged.
+#    SOCKS4 refused; the password never logged;
+#  - every instance gives its lease back on exit (DHCPRELEASE in dnsmasq's log): SIGTERM,
+#    the end of --stdio, and SIGTERM right after the ready line.
 # Usage: realserver_frontends.sh PATH/TO/sevpn-proxy     (exit 0 pass, 1 fail, 77 skip)
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -115,6 +117,18 @@ MAIN_LOG=$SV_PROXY_LOG
 MAIN_IP=${SV_READY_IP%/*}
 sv_check_no_caps "$MAIN_PID" 2>/dev/null
 case $SV_READY_LINE in *"http=$HTTP_P"*) ;; *) sv_fail "the ready line names no http=$HTTP_P" ;; esac
+
+# released WHAT IP FROM: dnsmasq logs a DHCPRELEASE of IP after line FROM of its log within
+# 3 s (every orderly exit gives the lease back).
+released() {
+	local n=0
+	until tail -n +"$(($3 + 1))" "$LAN/dnsmasq.log" | grep -q "DHCPRELEASE.* $2 "; do
+		n=$((n + 1))
+		[ "$n" -le 30 ] || sv_fail "$1 exited without releasing its lease $2"
+		sleep 0.1
+	done
+}
+loglines() { wc -l <"$LAN/dnsmasq.log"; }
 
 # fetch WHAT URL WANT_SHA CURL-ARGS...: the body must arrive intact.
 fetch() {
@@ -358,6 +372,7 @@ SSH_SHA=$(sha256sum <"$SV_ROOT/ssh-in.bin" | cut -d' ' -f1)
 PC="$SV_PROXY_BIN --no-config --server $SV_SRV_IP:$SV_SRV_PORT --hub $SV_HUB --user $SV_USER --pin $SV_PIN --stdio %h:%p"
 SV_PROXY_ENV=("SEVPN_PASSWORD=$SV_PASS")
 t0=$SECONDS
+mark=$(loglines)
 sv_cli_user timeout 90 ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes \
 	-o UserKnownHostsFile="$H/known_hosts" -o GlobalKnownHostsFile=/dev/null \
 	-o IdentitiesOnly=yes -i "$H/id_ed25519" -o ProxyCommand="$PC" -o ConnectTimeout=60 \
@@ -371,6 +386,7 @@ STDIO_IP=$(sed -n 's/^ready .* ip=\([0-9.]*\)\/.*/\1/p' "$SV_ROOT/proxy-stdio.lo
 [ -n "$STDIO_IP" ] || sv_fail "the --stdio instance printed no ready line"
 grep -q "Accepted publickey for root from $STDIO_IP " "$LAN/sshd.log" ||
 	sv_fail "sshd did not log the login from the --stdio instance's lease $STDIO_IP"
+released "the --stdio instance" "$STDIO_IP" "$mark"
 sv_log "ssh via ProxyCommand --stdio (lease $STDIO_IP, $((SECONDS - t0)) s): marker and sha256 of 1 MiB ok"
 
 # --- credentials: a second instance with --proxy-user --------------------------------------
@@ -407,12 +423,22 @@ if grep -qF "$PW" "$SV_PROXY_LOG" "$MAIN_LOG"; then sv_fail "the proxy password 
 sv_check_no_caps "$SV_PROXY_PID" 2>/dev/null
 sv_log "credentials: SOCKS5, HTTP and CONNECT accepted; wrong or none refused (SOCKS5 failure, 407); SOCKS4 refused"
 
-# --- both stop in order --------------------------------------------------------------------
-for pid in "$SV_PROXY_PID" "$MAIN_PID"; do
-	sv_alive "$pid" || sv_fail "sevpn-proxy pid $pid died during the test"
-	kill -TERM "$pid"
-	sv_wait_gone "$pid" 5 || sv_fail "sevpn-proxy pid $pid did not exit within 5 s of SIGTERM"
-	wait "$pid" && rc=0 || rc=$?
-	[ "$rc" -eq 0 ] || sv_fail "sevpn-proxy pid $pid exited with status $rc after SIGTERM"
-done
+# --- stops: each exits 0 on SIGTERM and gives its lease back; one more instance stopped
+# right after its ready line, before it knows the DHCP server's MAC address ------------------
+# stop PID IP WHAT
+stop() {
+	local rc mark
+	sv_alive "$1" || sv_fail "$3 (pid $1) died during the test"
+	mark=$(loglines)
+	kill -TERM "$1"
+	sv_wait_gone "$1" 5 || sv_fail "$3 did not exit within 5 s of SIGTERM"
+	wait "$1" && rc=0 || rc=$?
+	[ "$rc" -eq 0 ] || sv_fail "$3 exited with status $rc after SIGTERM"
+	released "$3" "$2" "$mark"
+}
+stop "$SV_PROXY_PID" "${SV_READY_IP%/*}" "the instance with credentials"
+SV_PROXY_TAG=proxy-quick SV_SOCKS=127.0.0.1:1082 sv_proxy_start
+stop "$SV_PROXY_PID" "${SV_READY_IP%/*}" "an instance stopped as soon as it was ready"
+stop "$MAIN_PID" "$MAIN_IP" "the main instance"
+sv_log "every instance released its lease on exit (SIGTERM, end of --stdio)"
 sv_log "PASS"

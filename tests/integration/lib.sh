@@ -491,7 +491,10 @@ sv_proxy_args() {
 sv_proxy_start() {
 	sv_proxy_args
 	SV_PROXY_LOG=$SV_ROOT/${SV_PROXY_TAG:-proxy}.log
-	(sv_proxy_exec "$SV_PASS" "${SV_PROXY_ARGS[@]}" "$@") 2>"$SV_PROXY_LOG" >"$SV_ROOT/${SV_PROXY_TAG:-proxy}.out" &
+	# emptied here, not by the child's redirection: the wait below must not read the ready
+	# line of an earlier instance that wrote the same file before the child opened it
+	: >"$SV_PROXY_LOG"
+	(sv_proxy_exec "$SV_PASS" "${SV_PROXY_ARGS[@]}" "$@") 2>>"$SV_PROXY_LOG" >"$SV_ROOT/${SV_PROXY_TAG:-proxy}.out" &
 	SV_PROXY_PID=$!
 	SV_PIDS+=("$SV_PROXY_PID")
 	local deadline=$((SECONDS + ${SV_READY_TIMEOUT:-30}))

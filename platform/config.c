@@ -159,8 +159,8 @@ static const char usage[] =
 	"\n"
 	"When the tunnel is up, one line is printed to stderr:\n"
 	"  ready socks5=127.0.0.1:1080 ip=10.77.0.123/24 gw=10.77.0.1 dns=10.77.0.1\n"
-	"Exit status: 0 after SIGINT/SIGTERM, 2 if the server refused the login or the\n"
-	"command line or configuration is wrong, 3 if the server certificate failed\n"
+	"Exit status: 0 after SIGINT/SIGTERM/SIGHUP, 2 if the server refused the login\n"
+	"or the command line or configuration is wrong, 3 if the server certificate failed\n"
 	"verification, 1 for other failures; in exec mode the command's status, or 125\n"
 	"when the tunnel never came up (126/127: the command could not be run).\n"
 	"See sevpn-proxy(1).\n";

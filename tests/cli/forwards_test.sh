@@ -7,6 +7,7 @@
 #    gateway, answers datagrams from two local clients (one mapping each), also of
 #    4000 and 8000 bytes (IP fragments on the tunnel);
 #  - a bad forward spec is refused with exit 2 and a message;
+#  - SIGHUP (what ssh sends its ProxyCommand) stops in order, exit 0;
 #  - --stdio without any listener: an HTTP request on stdin, the response on stdout,
 #    exit 0 once the server closed; a refused port exits non-zero;
 #  - -R: the hub (--hostfwd) connects from its side to the client's tunnel address;
@@ -94,7 +95,14 @@ for n in (4000, 8000):
 print("ok")
 PY
 hl_log "-L udp: two clients and datagrams of 1200, 4000 and 8000 bytes echoed"
-hl_proxy_stop
+# ssh ends its ProxyCommand with SIGHUP: an orderly stop like SIGTERM (lease released)
+kill -HUP "$HL_PROXY_PID"
+for _ in $(seq 50); do hl_alive "$HL_PROXY_PID" || break; sleep 0.1; done
+hl_alive "$HL_PROXY_PID" && hl_fail "sevpn-proxy did not stop within 5 s of SIGHUP"
+wait "$HL_PROXY_PID" && rc=0 || rc=$?
+[ "$rc" -eq 0 ] || hl_fail "sevpn-proxy exit status $rc after SIGHUP, expected 0"
+grep -q "shutting down" "$HL_PROXY_LOG" || hl_fail "SIGHUP: no orderly shutdown in the log"
+hl_log "SIGHUP: orderly stop, exit 0"
 
 # --- --stdio: no listener needed; the response on stdout; exit 0 when the server closes
 STDIO_ARGS=(--no-config --server "127.0.0.1:$HL_HUB_PORT" --hub DEFAULT --user "$HL_USER"

@@ -3,7 +3,8 @@
 # The local front-ends against the real SoftEther VPN Server (issue 4's tests on the real
 # server; tests/cli/*.sh run the same against the test hub). One instance with --socks,
 # --http, two -L and one -R serves most of it; a second one with --proxy-user checks
-# credentials; ssh starts a third one as its ProxyCommand (--stdio). Every outcome is
+# credentials; ssh starts a third one as its ProxyCommand (--stdio); a fourth is stopped
+# as soon as it is ready (lease release without an ARP entry). Every outcome is
 # checked on the other end: sha256 of bodies, echoed bytes, DNS answers, the LAN-side
 # logs (dnsmasq, sshd).
 #  - curl --socks5-hostname (name resolved over the VPN), --socks5, --socks4a, --socks4;
@@ -22,7 +23,7 @@
 #    the right password, refused with a wrong one (SOCKS5 failure, HTTP 407) or none,
 #    SOCKS4 refused; the password never logged;
 #  - every instance gives its lease back on exit (DHCPRELEASE in dnsmasq's log): SIGTERM,
-#    the end of --stdio, and SIGTERM right after the ready line.
+#    the end of --stdio (ssh sends SIGHUP), and SIGTERM right after the ready line.
 # Usage: realserver_frontends.sh PATH/TO/sevpn-proxy     (exit 0 pass, 1 fail, 77 skip)
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"

@@ -60,8 +60,9 @@
 #define LWIP_AUTOIP 0
 
 #define LWIP_DHCP 1
-/* 2.1.3 has no ACD module; this ARP probe stands in for it (adds ~1 s to a lease). */
-#define DHCP_DOES_ARP_CHECK 1
+/* Off: 2.1.3's check holds the lease back for two 500 ms ARP probes. stack.c probes the
+ * address once at binding instead and declines it if another host answers within 1 s. */
+#define DHCP_DOES_ARP_CHECK 0
 #define LWIP_DHCP_MAX_DNS_SERVERS DNS_MAX_SERVERS
 
 /* --- IPv6 --------------------------------------------------------------------------- */

@@ -16,6 +16,17 @@
  * from inside lwIP: lwIP's callbacks queue a struct sv_defer and sv_stack_flush() runs the
  * queue (internal.h).
  *
+ * Address conflicts (RFC 5227 style, instead of lwIP 2.1.3's DHCP_DOES_ARP_CHECK, which
+ * holds the lease back for two 500 ms ARP probes): the address is used, and reported,
+ * as soon as the server's ACK binds it. At that moment we send one ARP probe for it
+ * (sender address 0.0.0.0, which hosts answer; a gratuitous ARP they do not) and watch
+ * every incoming ARP frame before lwIP sees it. An ARP request or reply whose sender
+ * address is ours and whose sender MAC is not, within CONFLICT_WINDOW_MS of binding,
+ * means another host has the address: we send a DHCPDECLINE, drop the address (which
+ * reads as "address lost", like a lease that ends) and start DHCP again after
+ * DECLINE_WAIT_MS (RFC 2131 section 4.4.1). Later conflicts are logged only: by then
+ * connections use the address.
+ *
  * Randomness: LWIP_RAND (DHCP xid, DNS ids and source ports, ephemeral TCP/UDP ports) is
  * SipHash-2-4 in counter mode under a key from OS entropy; TCP initial sequence numbers
  * follow RFC 6528 (keyed hash of the 4-tuple plus a 4 us clock) under a second key.
@@ -34,6 +45,7 @@
 #include "lwip/dns.h"
 #include "lwip/etharp.h"
 #include "lwip/ethip6.h"
+#include "lwip/inet_chksum.h"
 #include "lwip/init.h"
 #include "lwip/ip6.h"
 #include "lwip/netif.h"
@@ -54,6 +66,9 @@
 #define FRAME_MAX 1518 /* 1514 + an 802.1Q tag */
 #define FRAME_MIN 14
 #define SLEEP_CAP_MS 1000u
+#define CONFLICT_WINDOW_MS 1000u /* RFC 5227 probes wait 1-2 s for an answer */
+#define DECLINE_WAIT_MS 10000u   /* RFC 2131 section 4.4.1: at least ten seconds */
+#define ETH_ARP_LEN 42           /* Ethernet header + ARP for IPv4 over Ethernet */
 
 static struct {
 	bool inited, started, in_output, warned_reentry;
@@ -81,9 +96,18 @@ static struct {
 		unsigned mtu;
 		struct sv_dhcp_routes_raw routes; /* 121, 249, 33 (dhcp_routes.h) */
 	} dopt;
+	/* conflict detection for the DHCP address (see the top of this file) */
+	struct {
+		bool armed, warned;
+		uint8_t ip[4];    /* the address bound last, network order */
+		uint64_t until;   /* end of the window in which a conflict declines it */
+		unsigned declines;
+	} acd;
 } S;
 
 NETIF_DECLARE_EXT_CALLBACK(ext_cb_slot)
+
+static void acd_arm(void);
 
 /* --- SipHash-2-4 (Aumasson, Bernstein) ---------------------------------------------- */
 
@@ -560,6 +584,8 @@ ext_status_cb(struct netif *n, netif_nsc_reason_t reason, const netif_ext_callba
 	(void)args;
 	if (n != &S.netif)
 		return;
+	if (reason & (LWIP_NSC_IPV4_ADDRESS_CHANGED | LWIP_NSC_IPV4_SETTINGS_CHANGED))
+		acd_arm();
 	if (reason & (LWIP_NSC_IPV4_ADDRESS_CHANGED | LWIP_NSC_IPV4_GATEWAY_CHANGED |
 			     LWIP_NSC_IPV4_NETMASK_CHANGED | LWIP_NSC_IPV4_SETTINGS_CHANGED |
 			     LWIP_NSC_IPV6_SET | LWIP_NSC_IPV6_ADDR_STATE_CHANGED |
@@ -575,6 +601,175 @@ sv_stack_lease(struct sv_lease *out)
 		return false;
 	build_lease(out);
 	return true;
+}
+
+/* --- address conflicts ------------------------------------------------------------ */
+
+static void
+output_now(const uint8_t *frame, size_t len);
+
+static void
+wr16(uint8_t *p, unsigned v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+/* RFC 5227 section 2.1.1: an ARP request for ip with sender address 0.0.0.0. */
+static void
+send_arp_probe(const uint8_t ip[4])
+{
+	uint8_t f[ETH_ARP_LEN];
+
+	memset(f, 0, sizeof f);
+	memset(f, 0xff, 6);
+	memcpy(f + 6, S.mac, 6);
+	wr16(f + 12, 0x0806);
+	wr16(f + 14, 1);      /* Ethernet */
+	wr16(f + 16, 0x0800); /* IPv4 */
+	f[18] = 6;
+	f[19] = 4;
+	wr16(f + 20, 1); /* request */
+	memcpy(f + 22, S.mac, 6);
+	/* sender IP 0.0.0.0, target MAC zero */
+	memcpy(f + 38, ip, 4);
+	output_now(f, sizeof f);
+}
+
+/* RFC 2131 section 4.4.4 and table 5: DHCPDECLINE, broadcast from 0.0.0.0, with the
+ * declined address (option 50) and the server identifier (option 54). */
+static void
+send_decline(const struct dhcp *d, const uint8_t ip[4])
+{
+	enum { IP_OFF = 14, UDP_OFF = IP_OFF + 20, BOOTP_OFF = UDP_OFF + 8,
+		OPT_OFF = BOOTP_OFF + 240, LEN = OPT_OFF + 64 };
+	uint8_t f[LEN];
+
+	memset(f, 0, sizeof f);
+	memset(f, 0xff, 6);
+	memcpy(f + 6, S.mac, 6);
+	wr16(f + 12, 0x0800);
+	uint8_t *ip4 = f + IP_OFF, *udp = f + UDP_OFF, *b = f + BOOTP_OFF, *o = f + OPT_OFF;
+	ip4[0] = 0x45;
+	wr16(ip4 + 2, LEN - IP_OFF);
+	ip4[8] = 64;
+	ip4[9] = 17;
+	memset(ip4 + 16, 0xff, 4); /* from 0.0.0.0 to 255.255.255.255 */
+	u16_t sum = inet_chksum(ip4, 20); /* already in network order */
+	memcpy(ip4 + 10, &sum, 2);
+	wr16(udp, 68);
+	wr16(udp + 2, 67);
+	wr16(udp + 4, LEN - UDP_OFF); /* checksum 0: none (RFC 768) */
+	b[0] = 1;                     /* BOOTREQUEST */
+	b[1] = 1;
+	b[2] = 6;
+	wr16(b + 4, (unsigned)(d->xid >> 16)); /* lwIP keeps it in host order */
+	wr16(b + 6, (unsigned)(d->xid & 0xffffu));
+	memcpy(b + 28, S.mac, 6);
+	static const uint8_t cookie[4] = { 99, 130, 83, 99 };
+	memcpy(b + 236, cookie, 4);
+	o[0] = 53; /* message type: DECLINE */
+	o[1] = 1;
+	o[2] = 4;
+	o[3] = 50; /* requested IP address */
+	o[4] = 4;
+	memcpy(o + 5, ip, 4);
+	o[9] = 54; /* server identifier */
+	o[10] = 4;
+	memcpy(o + 11, &ip_2_ip4(&d->server_ip_addr)->addr, 4);
+	o[15] = 255;
+	output_now(f, sizeof f);
+}
+
+static void
+dhcp_restart(void *arg)
+{
+	(void)arg;
+	if (!S.started)
+		return;
+	log_info("dhcp: asking for an address again after the conflict");
+	err_t e = dhcp_start(&S.netif);
+	if (e != ERR_OK)
+		log_warn("dhcp: cannot restart (lwIP error %d)", (int)e);
+}
+
+/* The address DHCP just bound: probe it once and open the conflict window. */
+static void
+acd_arm(void)
+{
+	const ip4_addr_t *a = netif_ip4_addr(&S.netif);
+
+	if (!dhcp_supplied_address(&S.netif) || ip4_addr_isany(a)) {
+		S.acd.armed = false;
+		return;
+	}
+	if (S.acd.armed && memcmp(&a->addr, S.acd.ip, 4) == 0)
+		return;
+	memcpy(S.acd.ip, &a->addr, 4);
+	S.acd.armed = true;
+	S.acd.warned = false;
+	S.acd.until = sv_now_ms() + CONFLICT_WINDOW_MS;
+	send_arp_probe(S.acd.ip);
+}
+
+/* Another host (MAC sha) answered for our address: decline it and start again later. */
+static void
+acd_conflict(const uint8_t sha[6])
+{
+	struct dhcp *d = netif_dhcp_data(&S.netif);
+	char ip[SV_IP_STRLEN];
+	struct sv_ip a = { .family = 4 };
+
+	memcpy(a.b, S.acd.ip, 4);
+	sv_ip_format(&a, ip, sizeof ip);
+	S.acd.armed = false;
+	S.acd.declines++;
+	log_warn("dhcp: address %s is already used by another host "
+		 "(%02x:%02x:%02x:%02x:%02x:%02x); declining it and asking the DHCP server "
+		 "for another address in %u s",
+		ip, sha[0], sha[1], sha[2], sha[3], sha[4], sha[5], DECLINE_WAIT_MS / 1000u);
+	if (d == NULL)
+		return;
+	send_decline(d, S.acd.ip);
+	/* lwIP 2.1.3 has no "stop without RELEASE" (its own decline is compiled only with
+	 * DHCP_DOES_ARP_CHECK). A RELEASE would tell the server the address is free again,
+	 * so leave the bound state first: then dhcp_release_and_stop() only stops. */
+	d->state = DHCP_STATE_BACKING_OFF;
+	dhcp_release_and_stop(&S.netif);
+	netif_set_addr(&S.netif, IP4_ADDR_ANY4, IP4_ADDR_ANY4, IP4_ADDR_ANY4);
+	sys_untimeout(dhcp_restart, NULL);
+	sys_timeout(DECLINE_WAIT_MS, dhcp_restart, NULL);
+}
+
+/* Every incoming frame, before lwIP: an ARP request or reply from another MAC that
+ * claims our DHCP address. */
+static void
+acd_check(const uint8_t *f, size_t len)
+{
+	if (!S.acd.armed || len < ETH_ARP_LEN || f[12] != 0x08 || f[13] != 0x06)
+		return;
+	const uint8_t *arp = f + 14, *sha = arp + 8, *spa = arp + 14;
+	if (arp[0] != 0 || arp[1] != 1 || arp[2] != 0x08 || arp[3] != 0 || arp[4] != 6 ||
+		arp[5] != 4 || arp[6] != 0 || (arp[7] != 1 && arp[7] != 2))
+		return;
+	if (memcmp(spa, S.acd.ip, 4) != 0 || memcmp(sha, S.mac, 6) == 0)
+		return;
+	if (sv_now_ms() <= S.acd.until) {
+		acd_conflict(sha);
+		return;
+	}
+	if (!S.acd.warned)
+		log_warn("dhcp: another host (%02x:%02x:%02x:%02x:%02x:%02x) also claims our "
+			 "address; keeping it because connections use it",
+			sha[0], sha[1], sha[2], sha[3], sha[4], sha[5]);
+	S.acd.warned = true;
+}
+
+/* see stack.h */
+unsigned
+sv_stack_conflicts(void)
+{
+	return S.acd.declines;
 }
 
 /* --- netif -------------------------------------------------------------------------- */
@@ -596,6 +791,14 @@ drain_txq(void)
 {
 	if (sv_ackq_count(&S.txq) > 0)
 		sv_ackq_drain(&S.txq, output_frame, NULL);
+}
+
+/* A frame we build ourselves (ARP probe, DHCPDECLINE): after the held ACKs. */
+static void
+output_now(const uint8_t *frame, size_t len)
+{
+	drain_txq();
+	output_frame(NULL, frame, len);
 }
 
 /* Pure ACKs wait for sv_stack_flush() so that those one turn produces for a connection
@@ -687,6 +890,8 @@ sv_stack_stop(void)
 {
 	if (!S.inited || !S.started)
 		return;
+	sys_untimeout(dhcp_restart, NULL);
+	S.acd.armed = false;
 	dhcp_release_and_stop(&S.netif);
 	dhcp6_disable(&S.netif);
 	/* The netif stays up: when the DHCP server's MAC is not known yet, the release
@@ -726,6 +931,7 @@ sv_stack_input(const uint8_t *frame, size_t len)
 		S.warned_reentry = true;
 		return;
 	}
+	acd_check(frame, len);
 	struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_POOL);
 	if (p == NULL)
 		return;

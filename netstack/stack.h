@@ -83,4 +83,8 @@ void sv_stack_flush(void);
 /* Current lease; false before DHCP has bound. */
 bool sv_stack_lease(struct sv_lease *out);
 
+/* Addresses declined so far because another host answered ARP for them right after
+ * DHCP bound them (see stack.c: the address is dropped, DHCP starts again 10 s later). */
+unsigned sv_stack_conflicts(void);
+
 #endif

@@ -83,6 +83,9 @@ static struct {
 	char dns_last[256];     /* last name asked */
 	bool prl_has_15, prl_has_119;
 	bool prl_121_before_3_and_33; /* RFC 3442 section 4 */
+	int64_t start_ms, lease_ms; /* sv_stack_start(), first lease */
+	unsigned arp_probes;        /* ARP requests for 10.0.2.15 from 0.0.0.0 (RFC 5227) */
+	unsigned declines;          /* DHCPDECLINE for 10.0.2.15 */
 } H;
 
 static int64_t
@@ -414,11 +417,27 @@ may_reach_slirp(const uint8_t *f, size_t len)
 	return false;
 }
 
+/* The address conflict check (netstack/stack.c): its probe and its DHCPDECLINE. */
+static void
+count_probe_and_decline(const uint8_t *f, size_t len)
+{
+	static const uint8_t leased[4] = { 10, 0, 2, 15 }, zero[4] = { 0 };
+	if (len >= 42 && f[12] == 0x08 && f[13] == 0x06 && f[21] == 1 &&
+		memcmp(f + 28, zero, 4) == 0 && memcmp(f + 38, leased, 4) == 0)
+		H.arp_probes++;
+	/* IPv4 UDP to port 67; DHCP options start at 14 + 20 + 8 + 240 */
+	if (len >= 14 + 20 + 8 + 240 + 9 && f[12] == 0x08 && f[13] == 0x00 && f[23] == 17 &&
+		f[36] == 0 && f[37] == 67 && f[282] == 53 && f[283] == 1 && f[284] == 4 &&
+		f[285] == 50 && memcmp(f + 287, leased, 4) == 0)
+		H.declines++;
+}
+
 static void
 stack_output(void *arg, const uint8_t *frame, size_t len)
 {
 	(void)arg;
 	count_rst(frame, len);
+	count_probe_and_decline(frame, len);
 	if (len >= 14 + 40 && frame[12] == 0x86 && frame[13] == 0xdd && frame[14 + 6] == 44)
 		H.frag6_sent++;
 	if (!may_reach_slirp(frame, len)) {
@@ -433,7 +452,8 @@ stack_on_lease(void *arg, const struct sv_lease *lease)
 {
 	(void)arg;
 	H.lease = *lease;
-	H.leases++;
+	if (H.leases++ == 0)
+		H.lease_ms = now_ms();
 }
 
 static const struct sv_stack_ops stack_ops = {
@@ -858,6 +878,7 @@ group_setup(void **state)
 		return -1;
 	if (sv_stack_init(mac, &stack_ops, NULL) != 0)
 		return -1;
+	H.start_ms = now_ms();
 	sv_stack_start();
 
 	/* Before DHCP has bound: no DNS server, no IPv4 source address. */
@@ -923,6 +944,12 @@ dhcp_lease_from_slirp(void **state)
 	assert_true(l.n_dns >= 1); /* slirp announces 10.0.2.3 even with its DNS disabled */
 	for (unsigned i = 0; i < l.n_dns; i++)
 		assert_true(l.dns[i].family == 4 || l.dns[i].family == 6);
+	/* Bound at the ACK: no 2 x 500 ms ARP check first (lwIP's DHCP_DOES_ARP_CHECK
+	 * took 1 s here); one RFC 5227 probe goes out when the address is bound. */
+	fprintf(stderr, "lease %lld ms after start\n", (long long)(H.lease_ms - H.start_ms));
+	assert_true(H.lease_ms - H.start_ms < 900);
+	assert_int_equal(H.arp_probes, 1);
+	assert_int_equal(H.declines, 0);
 }
 
 struct pair {
@@ -2159,6 +2186,59 @@ connection_without_listener_is_reset(void **state)
 	remove_hostfwd(false, hp);
 }
 
+/* An ARP reply from another MAC (02:00:00:00:0b:ad) that says it has 10.0.2.15. */
+static void
+inject_conflicting_arp(void)
+{
+	static const uint8_t f[42] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0x02, 0, 0, 0, 0x0b,
+		0xad, 0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 2, 0x02, 0, 0, 0, 0x0b, 0xad, 10, 0, 2,
+		15, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 10, 0, 2, 15 };
+	sv_stack_input(f, sizeof f);
+}
+
+static bool
+lease_count_above(void *ctx)
+{
+	return H.leases > *(int *)ctx;
+}
+
+/* Long after binding, a conflict is only logged: connections use the address. Within
+ * the first second after binding, the address is declined (DHCPDECLINE, not RELEASE)
+ * and dropped; DHCP starts again later (10 s: not waited for here). Runs last: it
+ * restarts DHCP and leaves the stack without an address. */
+static void
+address_conflict_declines_only_right_after_binding(void **state)
+{
+	(void)state;
+	struct sv_lease l;
+
+	assert_true(sv_stack_lease(&l));
+	inject_conflicting_arp();
+	pump_until(never, NULL, 100);
+	assert_true(sv_stack_lease(&l));
+	assert_int_equal(sv_stack_conflicts(), 0);
+	assert_int_equal(H.declines, 0);
+
+	/* a fresh lease: the window is open again */
+	sv_stack_stop();
+	pump_until(never, NULL, 100);
+	int before = H.leases;
+	unsigned probes = H.arp_probes;
+	sv_stack_start();
+	assert_true(pump_until(lease_count_above, &before, PHASE_LIMIT_MS));
+	assert_int_equal(H.arp_probes, probes + 1);
+	assert_true(sv_stack_lease(&l));
+	inject_conflicting_arp();
+	assert_int_equal(sv_stack_conflicts(), 1);
+	assert_int_equal(H.declines, 1);
+	assert_false(sv_stack_lease(&l));
+	struct sv_ip dst = ip4(10, 0, 2, 2);
+	struct sv_tcpconn *c = NULL;
+	assert_int_equal(sv_tcpconn_connect(&c, &dst, 80, 0, &client_ops, NULL), -ENETUNREACH);
+	pump_until(never, NULL, 300);
+	assert_false(sv_stack_lease(&l));
+}
+
 int
 main(void)
 {
@@ -2189,6 +2269,7 @@ main(void)
 		cmocka_unit_test(listener_accepts_ipv6_connection),
 		cmocka_unit_test(accepted_connection_events_wait_for_set_ops),
 		cmocka_unit_test(connection_without_listener_is_reset),
+		cmocka_unit_test(address_conflict_declines_only_right_after_binding),
 	};
 	sv_log_set_level(getenv("SV_TEST_DEBUG") ? SV_LOG_DEBUG : SV_LOG_WARN);
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -698,3 +698,133 @@ hub_frame_add_dhcp_routes(const struct hub_net *net, uint8_t *f, size_t n, size_
 	wr16(udp + 6, udp_csum(false, ip + 12, ip + 16, udp, ulen));
 	return ETH_HLEN + tot > n ? ETH_HLEN + tot : n;
 }
+
+/* --- --arp-claim: another host on the LAN ------------------------------------------- */
+
+/* see hub.h */
+size_t
+hub_arp_claim_reply(const uint8_t claim[4], const uint8_t mac[6], const uint8_t *f,
+	size_t n, uint8_t out[42])
+{
+	if (n < 42 || rd16(f + 12) != ETHERTYPE_ARP)
+		return 0;
+	const uint8_t *a = f + ETH_HLEN;
+	if (rd16(a) != 1 || rd16(a + 2) != ETHERTYPE_IPV4 || a[4] != 6 || a[5] != 4 ||
+		rd16(a + 6) != 1 || memcmp(a + 24, claim, 4) != 0 || memcmp(a + 8, mac, 6) == 0)
+		return 0;
+	memset(out, 0, 42);
+	memcpy(out, a + 8, 6); /* to the asker */
+	memcpy(out + 6, mac, 6);
+	wr16(out + 12, ETHERTYPE_ARP);
+	uint8_t *r = out + ETH_HLEN;
+	wr16(r, 1);
+	wr16(r + 2, ETHERTYPE_IPV4);
+	r[4] = 6;
+	r[5] = 4;
+	wr16(r + 6, 2); /* reply */
+	memcpy(r + 8, mac, 6);
+	memcpy(r + 14, claim, 4);
+	memcpy(r + 18, a + 8, 10); /* the asker's MAC and address (0.0.0.0 for a probe) */
+	return 42;
+}
+
+/* The DHCP message of a client frame: sets *ip, *udp, *opt (first option, after the
+ * magic cookie) and *end (end of the UDP payload); false for any other frame. */
+static bool
+dhcp_locate(const uint8_t *f, size_t n, size_t *ip, size_t *udp, size_t *opt, size_t *end)
+{
+	if (n < ETH_HLEN + 20 || rd16(f + 12) != ETHERTYPE_IPV4 || (f[ETH_HLEN] >> 4) != 4)
+		return false;
+	const uint8_t *p = f + ETH_HLEN;
+	size_t ihl = (size_t)(p[0] & 15) * 4, tot = rd16(p + 2);
+	if (ihl < 20 || tot < ihl + 8 || ETH_HLEN + tot > n || p[9] != PROTO_UDP ||
+		(rd16(p + 6) & 0x3fff) != 0)
+		return false;
+	const uint8_t *u = p + ihl;
+	size_t ulen = rd16(u + 4);
+	if (rd16(u) != PORT_BOOTPC || rd16(u + 2) != PORT_BOOTPS || ulen < 8 + 240 ||
+		ihl + ulen > tot || u[8] != 1 /* BOOTREQUEST */)
+		return false;
+	static const uint8_t cookie[4] = { 99, 130, 83, 99 };
+	if (memcmp(u + 8 + 236, cookie, 4) != 0)
+		return false;
+	*ip = ETH_HLEN;
+	*udp = ETH_HLEN + ihl;
+	*opt = *udp + 8 + 240;
+	*end = *udp + ulen;
+	return true;
+}
+
+/* Finds option code in f[o..end): its offset, or 0 (also at END or on a bad length). */
+static size_t
+dhcp_find_option(const uint8_t *f, size_t o, size_t end, uint8_t code, size_t *end_at)
+{
+	while (o < end && f[o] != 255) {
+		if (f[o] == 0) {
+			o++;
+			continue;
+		}
+		if (o + 2 > end || o + 2 + f[o + 1] > end)
+			return 0;
+		if (f[o] == code)
+			return o;
+		o += 2u + f[o + 1];
+	}
+	if (end_at != NULL)
+		*end_at = o < end ? o : 0;
+	return 0;
+}
+
+/* see hub.h */
+int
+hub_dhcp_peek(const uint8_t *f, size_t n, uint8_t chaddr[6], uint8_t req[4])
+{
+	size_t ip, udp, opt, end;
+	if (!dhcp_locate(f, n, &ip, &udp, &opt, &end))
+		return 0;
+	size_t t = dhcp_find_option(f, opt, end, 53, NULL);
+	if (t == 0 || f[t + 1] != 1)
+		return 0;
+	size_t r = dhcp_find_option(f, opt, end, 50, NULL);
+	memset(req, 0, 4);
+	if (r != 0 && f[r + 1] == 4)
+		memcpy(req, f + r + 2, 4);
+	memcpy(chaddr, f + udp + 8 + 28, 6);
+	return f[t + 2];
+}
+
+/* see hub.h */
+size_t
+hub_dhcp_set_requested(uint8_t *f, size_t n, size_t cap, const uint8_t ip[4])
+{
+	size_t iph, udp, opt, end, end_at = 0;
+	if (!dhcp_locate(f, n, &iph, &udp, &opt, &end))
+		return 0;
+	size_t r = dhcp_find_option(f, opt, end, 50, &end_at);
+	if (r != 0 && f[r + 1] == 4) {
+		memcpy(f + r + 2, ip, 4);
+	} else {
+		if (r != 0 || end_at == 0)
+			return 0;
+		size_t need = end_at + 7; /* 50 4 a b c d, then END */
+		if (need > end) {
+			if (need > cap)
+				return 0;
+			memset(f + end, 0, need - end);
+			end = need;
+		}
+		f[end_at] = 50;
+		f[end_at + 1] = 4;
+		memcpy(f + end_at + 2, ip, 4);
+		f[end_at + 6] = 255;
+	}
+	uint8_t *p = f + iph, *u = f + udp;
+	size_t ulen = end - udp, tot = end - iph;
+	wr16(p + 2, (uint16_t)tot);
+	wr16(p + 10, 0);
+	wr16(p + 10, hub_csum_fold(hub_csum_add(0, p, (size_t)(p[0] & 15) * 4)));
+	wr16(u + 4, (uint16_t)ulen);
+	wr16(u + 6, 0);
+	wr16(u + 6, udp_csum(false, p + 12, p + 16, u, ulen));
+	return end > n ? end : n;
+}

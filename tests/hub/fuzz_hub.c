@@ -46,6 +46,19 @@ fuzz_frame(const uint8_t *p, size_t n)
 	memcpy(copy, p, n);
 	hub_frame_rewrite_dns(&net, copy, n);
 	free(copy);
+	/* --arp-claim: the ARP answer and the DHCP option-50 rewrite (may grow by 7) */
+	static const uint8_t claim[4] = { 10, 77, 0, 100 }, mac[6] = HUB_CLAIM_MAC;
+	uint8_t arp[42], ch[6], req[4];
+	(void)hub_arp_claim_reply(claim, mac, p, n, arp);
+	(void)hub_dhcp_peek(p, n, ch, req);
+	size_t cap = n + 7;
+	uint8_t *grow = malloc(cap);
+	if (grow == NULL)
+		return;
+	memcpy(grow, p, n);
+	if (hub_dhcp_set_requested(grow, n, cap, claim) > cap)
+		abort();
+	free(grow);
 }
 
 static void

@@ -64,7 +64,13 @@ struct hub_net {
 	size_t dhcp_routes_len;
 	const char *dhcp_domain;
 	const char *dhcp_search[5]; /* NULL-terminated */
+	/* --arp-claim (tests of address-conflict detection): another host, HUB_CLAIM_MAC,
+	 * has this address; the hub answers ARP for it (lan.c) */
+	bool has_claim;
+	uint8_t claim[4];
 };
+
+#define HUB_CLAIM_MAC { 0x02, 0x00, 0x5e, 0xc1, 0xa1, 0x4d }
 
 /* 10.77.0.0/24, vhost .1, slirp's DNS .3, DHCP from .100; fd77::/64, vhost fd77::1. */
 void hub_net_defaults(struct hub_net *n);
@@ -153,6 +159,29 @@ int hub_dhcp_route_add(struct hub_net *net, const char *spec);
  * new length (n when nothing was done: another frame, no routes, no room).
  */
 size_t hub_frame_add_dhcp_routes(const struct hub_net *net, uint8_t *f, size_t n, size_t cap);
+/*
+ * --arp-claim: for an ARP request f[0..n) asking for claim (from anyone but mac), writes
+ * the reply of the host that has claim (MAC mac) to out and returns its length (42);
+ * 0 for any other frame.
+ */
+size_t hub_arp_claim_reply(const uint8_t claim[4], const uint8_t mac[6], const uint8_t *f,
+	size_t n, uint8_t out[42]);
+
+/*
+ * A DHCP message from a client (IPv4, UDP 68 -> 67) in f[0..n): returns its type
+ * (option 53: 1 DISCOVER, 3 REQUEST, 4 DECLINE, ...) and fills chaddr and req (option 50,
+ * zero when absent); 0 for any other frame.
+ */
+int hub_dhcp_peek(const uint8_t *f, size_t n, uint8_t chaddr[6], uint8_t req[4]);
+
+/*
+ * Sets option 50 (requested address) of the DHCP message in f[0..n) to ip, adding it
+ * when absent; the frame may grow up to cap. Fixes lengths and checksums. Returns the
+ * new frame length, 0 when f is not a DHCP message from a client or cap is too small.
+ * (slirp then offers ip when it is free; the hub uses this to steer a client that
+ * declined the claimed address to another one, as a real server would.)
+ */
+size_t hub_dhcp_set_requested(uint8_t *f, size_t n, size_t cap, const uint8_t ip[4]);
 
 /* Internet checksum (RFC 1071) of p[0..n) added to sum; not folded. */
 uint32_t hub_csum_add(uint32_t sum, const uint8_t *p, size_t n);

@@ -68,6 +68,10 @@ struct hub_lan {
 	uint64_t dropped, dns_answers;
 	struct hub_frag_table frags; /* IPv4 fragments in flight (hub_frame_filter) */
 	uint8_t frame[2048];
+	/* --arp-claim: the client that declined the claimed address (see claim_input) */
+	bool declined;
+	uint8_t declined_mac[6];
+	uint8_t claim_frame[2048]; /* a rewritten DISCOVER (l->frame is slirp's output) */
 };
 
 static void
@@ -451,11 +455,56 @@ hub_lan_new(uv_loop_t *loop, const struct hub_net *net, const struct hub_dns *dn
 	return l;
 }
 
+/*
+ * --arp-claim: another host has the claimed address. ARP requests for it get that host's
+ * reply. slirp's DHCP server ignores DHCPDECLINE and would offer the same address to the
+ * same MAC again, so after a client has declined the claimed address its DISCOVERs ask
+ * for the next address (option 50), which slirp then offers, as a real server that marks
+ * a declined address would. Returns the frame to go on (maybe rewritten into claim_frame,
+ * *len updated), or NULL when it was answered here.
+ */
+static const uint8_t *
+claim_input(struct hub_lan *l, const uint8_t *frame, size_t *len)
+{
+	static const uint8_t claim_mac[6] = HUB_CLAIM_MAC;
+	uint8_t out[42], ch[6], req[4];
+	char a[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, l->net.claim, a, sizeof a);
+	if (hub_arp_claim_reply(l->net.claim, claim_mac, frame, *len, out) != 0) {
+		log_info("lan %u: ARP for %s answered with the claiming host's MAC", l->id, a);
+		l->emit(l->arg, out, sizeof out);
+		return NULL;
+	}
+	int type = hub_dhcp_peek(frame, *len, ch, req);
+	if (type == 4 && memcmp(req, l->net.claim, 4) == 0) {
+		log_info("lan %u: %02x:%02x:%02x:%02x:%02x:%02x declined %s", l->id, ch[0], ch[1],
+			ch[2], ch[3], ch[4], ch[5], a);
+		l->declined = true;
+		memcpy(l->declined_mac, ch, 6);
+	} else if (type == 1 && l->declined && memcmp(ch, l->declined_mac, 6) == 0 &&
+		*len <= sizeof l->claim_frame) {
+		uint8_t next[4];
+		memcpy(next, l->net.claim, 4);
+		next[3]++;
+		memcpy(l->claim_frame, frame, *len);
+		size_t n = hub_dhcp_set_requested(l->claim_frame, *len, sizeof l->claim_frame,
+			next);
+		if (n != 0) {
+			*len = n;
+			return l->claim_frame;
+		}
+	}
+	return frame;
+}
+
 /* see server.h */
 void
 hub_lan_input(struct hub_lan *l, const uint8_t *frame, size_t len)
 {
 	if (l == NULL || l->slirp == NULL)
+		return;
+	if (l->net.has_claim && (frame = claim_input(l, frame, &len)) == NULL)
 		return;
 	switch (hub_frame_filter(&l->net, &l->frags, uv_now(l->loop), frame, len)) {
 	case HUB_PASS:

@@ -47,6 +47,9 @@ static const char usage[] =
 	"                              hostfwd tcp:HIP:HP-GIP:GP   as --hostfwd\n"
 	"  --timeout MS              session timeout sent in the welcome (default 20000)\n"
 	"  --max-sessions N          concurrent sessions (default 64; then error 16)\n"
+	"  --arp-claim IP            another host has IP: ARP for it is answered with\n"
+	"                            02:00:5e:c1:a1:4d; a client that declines it is\n"
+	"                            offered the next address (conflict-detection tests)\n"
 	"Fault injection:\n"
 	"  --policy-auto-disconnect S  welcome policy AutoDisconnect: sessions end after S s\n"
 	"  --fault-login-error N     refuse every login of a known hub with ERR_* code N\n"
@@ -296,7 +299,7 @@ add_user(struct hub_config *c, const char *arg)
 
 enum {
 	OPT_LISTEN = 256, OPT_CERT, OPT_KEY, OPT_HUB, OPT_USER, OPT_ANON, OPT_DNS, OPT_TIMEOUT,
-	OPT_MAXSESS, OPT_AUTO_DISC, OPT_F_LOGIN, OPT_F_BYTES, OPT_F_MS, OPT_F_RST, OPT_F_ALT, OPT_F_KILL,
+	OPT_MAXSESS, OPT_ARP_CLAIM, OPT_AUTO_DISC, OPT_F_LOGIN, OPT_F_BYTES, OPT_F_MS, OPT_F_RST, OPT_F_ALT, OPT_F_KILL,
 	OPT_F_DELAY, OPT_F_JITTER, OPT_F_LOSS, OPT_F_SEED, OPT_F_RATE, OPT_F_SLOWTLS, OPT_F_BAD,
 	OPT_LOGLEVEL, OPT_HOSTFWD, OPT_DHCP_ROUTE, OPT_DHCP_DOMAIN, OPT_DHCP_SEARCH,
 	OPT_CONTROL,
@@ -322,6 +325,7 @@ static const struct option long_opts[] = {
 	{ "control", required_argument, NULL, OPT_CONTROL },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "max-sessions", required_argument, NULL, OPT_MAXSESS },
+	{ "arp-claim", required_argument, NULL, OPT_ARP_CLAIM },
 	{ "fault-login-error", required_argument, NULL, OPT_F_LOGIN },
 	{ "policy-auto-disconnect", required_argument, NULL, OPT_AUTO_DISC },
 	{ "fault-drop-after-bytes", required_argument, NULL, OPT_F_BYTES },
@@ -419,6 +423,11 @@ parse_args(struct hub_config *c, int argc, char **argv, int *level)
 			if ((r = parse_u64(optarg, 600000, &v)) == 0 && v < 1000)
 				r = SV_E_INVAL;
 			c->timeout_ms = (uint32_t)v;
+			break;
+		case OPT_ARP_CLAIM:
+			if (inet_pton(AF_INET, optarg, c->net.claim) != 1)
+				r = SV_E_INVAL;
+			c->net.has_claim = true;
 			break;
 		case OPT_MAXSESS:
 			r = parse_u64(optarg, 100000, &v);

@@ -666,6 +666,112 @@ dhcp_routes_are_appended_to_offer_and_ack_only(void **state)
 	assert_true(net.dhcp_routes_len <= 255);
 }
 
+/* --- --arp-claim ---------------------------------------------------------------------- */
+
+static const uint8_t CLAIM_MAC[6] = HUB_CLAIM_MAC;
+
+/* An ARP request from 02:5e:01:02:03:04 (sender address spa) for tpa. */
+static size_t
+arp_request(uint8_t *f, const uint8_t spa[4], const uint8_t tpa[4])
+{
+	memset(f, 0, 42);
+	eth(f, 0x0806);
+	memset(f, 0xff, 6);
+	uint8_t *a = f + 14;
+	a[1] = 1, a[2] = 8, a[4] = 6, a[5] = 4, a[7] = 1;
+	memcpy(a + 8, f + 6, 6);
+	memcpy(a + 14, spa, 4);
+	memcpy(a + 24, tpa, 4);
+	return 42;
+}
+
+static void
+arp_claim_answers_requests_for_the_claimed_address_only(void **state)
+{
+	(void)state;
+	static const uint8_t zero[4] = { 0 };
+	uint8_t f[42], out[42];
+	arp_request(f, zero, V4_CLIENT); /* an RFC 5227 probe */
+	assert_int_equal(hub_arp_claim_reply(V4_CLIENT, CLAIM_MAC, f, 42, out), 42);
+	assert_memory_equal(out, f + 6, 6);       /* back to the asker */
+	assert_memory_equal(out + 6, CLAIM_MAC, 6);
+	assert_int_equal(out[14 + 7], 2);         /* reply */
+	assert_memory_equal(out + 14 + 8, CLAIM_MAC, 6);
+	assert_memory_equal(out + 14 + 14, V4_CLIENT, 4);
+	assert_memory_equal(out + 14 + 18, f + 6, 6);
+	assert_memory_equal(out + 14 + 24, zero, 4);
+	arp_request(f, V4_CLIENT, V4_VHOST);
+	assert_int_equal(hub_arp_claim_reply(V4_CLIENT, CLAIM_MAC, f, 42, out), 0);
+	arp_request(f, zero, V4_CLIENT);
+	assert_int_equal(hub_arp_claim_reply(V4_CLIENT, CLAIM_MAC, f, 41, out), 0);
+	memcpy(f + 14 + 8, CLAIM_MAC, 6); /* the claiming host's own request */
+	assert_int_equal(hub_arp_claim_reply(V4_CLIENT, CLAIM_MAC, f, 42, out), 0);
+}
+
+/* A client's DHCP message of type t; options end with END at 240 + 3 + extra. */
+static size_t
+dhcp_client_frame(uint8_t *f, uint8_t t, const uint8_t *extra, size_t en, size_t pad)
+{
+	static const uint8_t zero[4] = { 0 };
+	uint8_t bootp[400];
+	memset(bootp, 0, sizeof bootp);
+	bootp[0] = 1;
+	memcpy(bootp + 28, (const uint8_t[]){ 0x02, 0x5e, 1, 2, 3, 4 }, 6);
+	const uint8_t cookie[4] = { 99, 130, 83, 99 };
+	memcpy(bootp + 236, cookie, 4);
+	size_t o = 240;
+	bootp[o++] = 53, bootp[o++] = 1, bootp[o++] = t;
+	memcpy(bootp + o, extra, en);
+	o += en;
+	bootp[o++] = 255;
+	size_t n = ip4_frame(f, 17, V4_BCAST, 67, bootp, o + pad);
+	memcpy(f + 14 + 12, zero, 4);
+	f[14 + 20] = 0, f[14 + 21] = 68; /* from the client port */
+	f[14 + 10] = f[14 + 11] = 0;
+	uint16_t c = hub_csum_fold(hub_csum_add(0, f + 14, 20));
+	f[14 + 10] = (uint8_t)(c >> 8), f[14 + 11] = (uint8_t)c;
+	return n;
+}
+
+static void
+dhcp_set_requested_adds_or_replaces_option_50(void **state)
+{
+	(void)state;
+	uint8_t f[700], ch[6], req[4];
+	const uint8_t next[4] = { 10, 77, 0, 101 };
+	static const uint8_t prl[] = { 55, 3, 1, 3, 6 };
+
+	/* no room after END: the frame grows by the option */
+	size_t n = dhcp_client_frame(f, 1, prl, sizeof prl, 0);
+	assert_int_equal(hub_dhcp_peek(f, n, ch, req), 1);
+	assert_memory_equal(req, ((uint8_t[]){ 0, 0, 0, 0 }), 4);
+	assert_memory_equal(ch, ((uint8_t[]){ 0x02, 0x5e, 1, 2, 3, 4 }), 6);
+	size_t m = hub_dhcp_set_requested(f, n, sizeof f, next);
+	assert_int_equal(m, n + 6);
+	assert_int_equal(hub_dhcp_peek(f, m, ch, req), 1);
+	assert_memory_equal(req, next, 4);
+	assert_true(csum_ok_udp4(f, m));
+	assert_int_equal(hub_dhcp_set_requested(f, n, n, next), 0); /* no room to grow */
+
+	/* padding after END: written in place; an existing option 50 is replaced */
+	n = dhcp_client_frame(f, 1, prl, sizeof prl, 16);
+	assert_int_equal(hub_dhcp_set_requested(f, n, sizeof f, next), n);
+	assert_true(csum_ok_udp4(f, n));
+	static const uint8_t opt50[] = { 50, 4, 10, 77, 0, 100 };
+	n = dhcp_client_frame(f, 4, opt50, sizeof opt50, 0);
+	assert_int_equal(hub_dhcp_peek(f, n, ch, req), 4);
+	assert_memory_equal(req, V4_CLIENT, 4);
+	assert_int_equal(hub_dhcp_set_requested(f, n, sizeof f, next), n);
+	assert_int_equal(hub_dhcp_peek(f, n, ch, req), 4);
+	assert_memory_equal(req, next, 4);
+	assert_true(csum_ok_udp4(f, n));
+
+	/* not a client's DHCP message */
+	n = ip4_frame(f, 17, V4_VHOST, 53, "x", 1);
+	assert_int_equal(hub_dhcp_peek(f, n, ch, req), 0);
+	assert_int_equal(hub_dhcp_set_requested(f, n, sizeof f, next), 0);
+}
+
 /* --- HTTP ---------------------------------------------------------------------------- */
 
 static void
@@ -1107,6 +1213,8 @@ main(void)
 		cmocka_unit_test_setup(dns_table_rejects_bad_entries, setup),
 		cmocka_unit_test_setup(rewrite_puts_the_gateway_into_dhcp_dns_option, setup),
 		cmocka_unit_test_setup(dhcp_routes_are_appended_to_offer_and_ack_only, setup),
+		cmocka_unit_test_setup(arp_claim_answers_requests_for_the_claimed_address_only, setup),
+		cmocka_unit_test_setup(dhcp_set_requested_adds_or_replaces_option_50, setup),
 		cmocka_unit_test(http_parses_a_signature_post),
 		cmocka_unit_test(http_rejects_bad_requests),
 		cmocka_unit_test(login_accepts_the_hashed_password_case_insensitive_user),

@@ -56,6 +56,10 @@ seeds["frame_udp_frag_first"] = b"\1" + bytes(first)
 last = bytearray(first)
 last[14 + 6:14 + 8] = struct.pack(">H", 1480 // 8)
 seeds["frame_udp_frag_last"] = b"\1" + bytes(last)
+# An RFC 5227 ARP probe for the first lease (answered by hub --arp-claim 10.77.0.100).
+cli_mac = bytes.fromhex("025e840525b8")
+seeds["frame_arp_probe"] = b"\1" + b"\xff" * 6 + cli_mac + bytes([8, 6, 0, 1, 8, 0, 6, 4, 0, 1]) + \
+    cli_mac + bytes(4) + bytes(6) + CLI
 for name, data in seeds.items():
     with open(os.path.join(out, name), "wb") as f:
         f.write(data)

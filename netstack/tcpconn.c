@@ -46,6 +46,9 @@
 #include "netstack/tcpconn_internal.h"
 
 #define CONNECT_TIMEOUT_DEFAULT_MS 10000u
+/* TIME_WAIT PCBs kept at most, checked every TIME_WAIT_CHECK connects (trim_time_wait) */
+#define TIME_WAIT_MAX 1024u
+#define TIME_WAIT_CHECK 64u
 #define POLL_INTERVAL 1 /* lwIP coarse timer ticks (500 ms) */
 /* Queue entries per connection: bounds the pbuf overhead of tiny segments. When full, the
  * recv callback refuses data and lwIP redelivers it later. */
@@ -664,6 +667,54 @@ map_connect_err(err_t e)
 	}
 }
 
+/*
+ * A connection we close first (the local client left) stays in lwIP's TIME_WAIT list
+ * for 2 x TCP_MSL (120 s), holding its port, and every new connection scans all PCB
+ * lists for a free port (tcp_new_port). At a few thousand connections per second that
+ * is thousands of PCBs per connect, and past 16,383 no port is left (issue 7). As
+ * Linux does with tcp_max_tw_buckets, keep at most TIME_WAIT_MAX and free the oldest
+ * beyond (lwIP pushes new ones at the head, so they are the tail). lwIP's own
+ * recycling (tcp_kill_timewait) only runs when a PCB allocation fails, which never
+ * happens with MEMP_MEM_MALLOC.
+ *
+ * Why this is safe: TIME_WAIT answers a retransmitted FIN with the last ACK, and keeps
+ * old duplicates of this 4-tuple out of a new connection. The first is only needed if
+ * our last ACK is lost; without the PCB lwIP answers with a RST, which ends the peer's
+ * LAST_ACK, after all data was delivered both ways. For the second the same 4-tuple
+ * must come back while a duplicate is still in flight: ephemeral ports are handed out
+ * in turn from a range far larger than TIME_WAIT_MAX, so a port comes back only after
+ * as many other connections, our segments cross a TLS tunnel that neither duplicates
+ * nor reorders them, and initial sequence numbers follow RFC 6528. At low rates
+ * nothing changes: fewer than TIME_WAIT_MAX PCBs wait their full 2 x TCP_MSL; at
+ * 3,000 connections/s (about our ceiling) a PCB still waits 0.3 s, longer than the
+ * 200 ms minimum RTO after which a peer retransmits its FIN. The cost of the scan is
+ * bounded instead (bench/RESULTS.md, "Connection setup and start -> ready").
+ */
+static void
+trim_time_wait(void)
+{
+	static unsigned calls;
+	struct tcp_pcb *p = tcp_tw_pcbs;
+
+	if (++calls % TIME_WAIT_CHECK != 0)
+		return;
+	for (unsigned i = 1; p != NULL && i < TIME_WAIT_MAX; i++)
+		p = p->next;
+	if (p == NULL || p->next == NULL)
+		return;
+	struct tcp_pcb *rest = p->next;
+	unsigned n = 0;
+	p->next = NULL;
+	while (rest != NULL) {
+		struct tcp_pcb *next = rest->next;
+		/* what tcp_abort() does for TIME_WAIT (it would search the list again) */
+		tcp_free(rest);
+		rest = next;
+		n++;
+	}
+	log_debug("freed %u TIME_WAIT connections beyond %u", n, TIME_WAIT_MAX);
+}
+
 /* see tcpconn.h */
 int
 sv_tcpconn_connect(struct sv_tcpconn **out, const struct sv_ip *dst, uint16_t port,
@@ -696,6 +747,7 @@ sv_tcpconn_connect(struct sv_tcpconn **out, const struct sv_ip *dst, uint16_t po
 	c->deadline = sys_now() + (timeout_ms ? timeout_ms : CONNECT_TIMEOUT_DEFAULT_MS);
 	attach(c, pcb);
 
+	trim_time_wait();
 	err_t e = tcp_connect(pcb, &ip, port, on_connected);
 	if (e != ERR_OK) {
 		detach(c);

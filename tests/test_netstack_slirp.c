@@ -41,6 +41,8 @@
 #include "netstack/tcpconn.h"
 #include "netstack/tcplisten.h"
 #include "netstack/udpconn.h"
+#include "lwip/tcp.h"
+#include "lwip/priv/tcp_priv.h" /* tcp_tw_pcbs */
 
 #define PHASE_LIMIT_MS 20000
 #define BULK_BYTES (8u * 1024u * 1024u)
@@ -2186,6 +2188,70 @@ connection_without_listener_is_reset(void **state)
 	remove_hostfwd(false, hp);
 }
 
+static bool
+client_connected_or_failed(void *ctx)
+{
+	struct client *cl = ctx;
+	return cl->connected || cl->err;
+}
+
+static bool
+peer_accepted(void *ctx)
+{
+	struct peer *p = ctx;
+	return p->fd >= 0;
+}
+
+static unsigned
+time_wait_count(void)
+{
+	unsigned n = 0;
+	for (struct tcp_pcb *p = tcp_tw_pcbs; p != NULL; p = p->next)
+		n++;
+	return n;
+}
+
+/* Connections we close first end in TIME_WAIT; netstack/tcpconn.c keeps at most 1,024
+ * of them (TIME_WAIT_MAX, checked every 64th connect) instead of 2 x TCP_MSL = 120 s
+ * each, so that tcp_new_port's scan stays short and ports do not run out. */
+static void
+time_wait_is_capped_after_many_connections_closed_first(void **state)
+{
+	(void)state;
+	enum { CONNS = 1024 + 200, CAP = 1024, CHECK = 64 };
+	struct peer p;
+	uint16_t port;
+	struct sv_ip dst = ip4(10, 0, 2, 2);
+	unsigned most = 0;
+
+	peer_init(&p, &port);
+	active_peer = &p;
+	for (int i = 0; i < CONNS; i++) {
+		struct client cl = { 0 };
+		p.fd = -1;
+		p.rx_eof = false;
+		p.tx_shut = true; /* the peer closes only after our FIN */
+		assert_int_equal(sv_tcpconn_connect(&cl.c, &dst, port, 5000, &client_ops, &cl), 0);
+		assert_true(pump_until(client_connected_or_failed, &cl, PHASE_LIMIT_MS));
+		assert_int_equal(cl.err, 0);
+		assert_true(pump_until(peer_accepted, &p, PHASE_LIMIT_MS));
+		sv_tcpconn_close(cl.c);
+		assert_true(pump_until(peer_saw_end, &p, PHASE_LIMIT_MS));
+		shutdown(p.fd, SHUT_WR);
+		pump_until(never, NULL, 0);
+		close(p.fd);
+		unsigned n = time_wait_count();
+		if (n > most)
+			most = n;
+	}
+	pump_until(never, NULL, 100);
+	active_peer = NULL;
+	peer_close(&p);
+	fprintf(stderr, "TIME_WAIT: at most %u, now %u\n", most, time_wait_count());
+	assert_true(most <= CAP + CHECK);
+	assert_true(most >= CAP); /* they do accumulate up to the cap */
+}
+
 /* An ARP reply from another MAC (02:00:00:00:0b:ad) that says it has 10.0.2.15. */
 static void
 inject_conflicting_arp(void)
@@ -2269,6 +2335,7 @@ main(void)
 		cmocka_unit_test(listener_accepts_ipv6_connection),
 		cmocka_unit_test(accepted_connection_events_wait_for_set_ops),
 		cmocka_unit_test(connection_without_listener_is_reset),
+		cmocka_unit_test(time_wait_is_capped_after_many_connections_closed_first),
 		cmocka_unit_test(address_conflict_declines_only_right_after_binding),
 	};
 	sv_log_set_level(getenv("SV_TEST_DEBUG") ? SV_LOG_DEBUG : SV_LOG_WARN);

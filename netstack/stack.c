@@ -758,10 +758,16 @@ acd_check(const uint8_t *f, size_t len)
 		acd_conflict(sha);
 		return;
 	}
-	if (!S.acd.warned)
-		log_warn("dhcp: another host (%02x:%02x:%02x:%02x:%02x:%02x) also claims our "
-			 "address; keeping it because connections use it",
-			sha[0], sha[1], sha[2], sha[3], sha[4], sha[5]);
+	if (!S.acd.warned) {
+		char ip[SV_IP_STRLEN];
+		struct sv_ip a = { .family = 4 };
+		memcpy(a.b, S.acd.ip, 4);
+		log_warn("dhcp: another host (%02x:%02x:%02x:%02x:%02x:%02x) also uses our "
+			 "address %s; keeping it because connections use it, but both hosts "
+			 "will lose traffic until the hub's administrator removes the conflict",
+			sha[0], sha[1], sha[2], sha[3], sha[4], sha[5],
+			sv_ip_format(&a, ip, sizeof ip));
+	}
 	S.acd.warned = true;
 }
 

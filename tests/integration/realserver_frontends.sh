@@ -372,10 +372,10 @@ case $got in
 esac
 sv_log "BIND: $got; 200 kB in, 300 kB out, intact"
 
-# --- ssh through --stdio (its own session), as the unprivileged user ----------------------
+# --- ssh through --stdio (its own session: --no-attach), as the unprivileged user -----------
 head -c 1048576 /dev/urandom >"$SV_ROOT/ssh-in.bin"
 SSH_SHA=$(sha256sum <"$SV_ROOT/ssh-in.bin" | cut -d' ' -f1)
-PC="$SV_PROXY_BIN --no-config --server $SV_SRV_IP:$SV_SRV_PORT --hub $SV_HUB --user $SV_USER --pin $SV_PIN --stdio %h:%p"
+PC="$SV_PROXY_BIN --no-config --server $SV_SRV_IP:$SV_SRV_PORT --hub $SV_HUB --user $SV_USER --pin $SV_PIN --no-attach --stdio %h:%p"
 SV_PROXY_ENV=("SEVPN_PASSWORD=$SV_PASS")
 t0=$SECONDS
 mark=$(loglines)
@@ -394,6 +394,23 @@ grep -q "Accepted publickey for root from $STDIO_IP " "$LAN/sshd.log" ||
 	sv_fail "sshd did not log the login from the --stdio instance's lease $STDIO_IP"
 released "the --stdio instance" "$STDIO_IP" "$mark"
 sv_log "ssh via ProxyCommand --stdio (lease $STDIO_IP, $((SECONDS - t0)) s): marker and sha256 of 1 MiB ok"
+
+# --- ssh through --stdio attached to the main instance (no login, no lease of its own) ----
+PC="$SV_PROXY_BIN --no-config --server $SV_SRV_IP:$SV_SRV_PORT --hub $SV_HUB --user $SV_USER -v --stdio %h:%p"
+sv_cli_user timeout 90 ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes \
+	-o UserKnownHostsFile="$H/known_hosts" -o GlobalKnownHostsFile=/dev/null \
+	-o IdentitiesOnly=yes -i "$H/id_ed25519" -o ProxyCommand="$PC" -o ConnectTimeout=60 \
+	"root@$SV_LAN_NAME" whatever <"$SV_ROOT/ssh-in.bin" >"$SV_ROOT/ssh2.out" \
+	2>"$SV_ROOT/proxy-attach.log" && rc=0 || rc=$?
+[ "$rc" -eq 0 ] || sv_fail "ssh through an attached --stdio exited with status $rc"
+[ "$(sed -n 2p "$SV_ROOT/ssh2.out")" = "$SSH_SHA  -" ] ||
+	sv_fail "ssh (attached): 1 MiB of stdin did not arrive intact"
+grep -q "attached to the instance" "$SV_ROOT/proxy-attach.log" ||
+	sv_fail "the second --stdio did not attach to the running instance"
+grep -q "^ready " "$SV_ROOT/proxy-attach.log" && sv_fail "the attached --stdio logged in itself"
+grep -q "Accepted publickey for root from $MAIN_IP " "$LAN/sshd.log" ||
+	sv_fail "sshd did not log the attached login from the main instance's lease $MAIN_IP"
+sv_log "ssh via an attached --stdio: through the main instance ($MAIN_IP), no login of its own"
 
 # --- credentials: a second instance with --proxy-user --------------------------------------
 PUSER=fe-user

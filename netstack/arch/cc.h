@@ -43,6 +43,8 @@ uint32_t sv_lwip_rand(void);
 void sv_lwip_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void sv_lwip_assert(const char *msg, const char *file, int line)
 	__attribute__((noreturn));
+/* Implemented in netstack/chksum.c: lwIP's LWIP_CHKSUM (lwipopts.h). */
+uint16_t sv_lwip_chksum(const void *data, int len);
 
 #define LWIP_RAND() sv_lwip_rand()
 /* x is a parenthesised printf argument list: LWIP_PLATFORM_DIAG(("fmt %d", n)). */

@@ -68,6 +68,9 @@
 #define PRODUCTIVE_BYTES (1u << 20) /* a session that carried this much has worked */
 #define LEASE_WARN_MS 20000
 #define PROXY_READ_BUF 4096
+/* One read() from the server takes several TLS records (BearSSL alone would ask for a
+ * record's 5-byte header, then its body: two reads per record). */
+#define TLS_READ_BUF (64u << 10)
 #define MAX_TCP 32
 #define EXTRA_RETRY_MS 1000 /* the official AdditionalConnectionInterval */
 #define ENV_MAX 4096      /* a re-attach dropped sooner did not really work */
@@ -104,6 +107,8 @@ struct tun {
 	bool close_notify_due; /* CLOSING: close_notify once the session output drained */
 	size_t wq_bytes;       /* queued copies not yet written */
 	struct sv_tls *tls;
+	uint8_t *rx;           /* TLS_READ_BUF: bytes read, rx[rx_off..rx_len) not yet */
+	size_t rx_off, rx_len; /* given to the engine; reading waits until all were */
 	struct sv_session *sess;
 	uint64_t session_next_ms;
 	struct sv_upstream *up;       /* TUN_PROXY only */
@@ -210,8 +215,9 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	if (t->state == TUN_PROXY) {
 		p = t->up_buf;
 		len = PROXY_READ_BUF;
-	} else if (t->tls != NULL) {
-		p = sv_tls_recv_buf(t->tls, &len);
+	} else if (t->rx != NULL && t->rx_off == t->rx_len) {
+		p = t->rx;
+		len = TLS_READ_BUF;
 	}
 	*buf = uv_buf_init((char *)p, p ? (unsigned)len : 0);
 }
@@ -228,7 +234,8 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	if (nread > 0) {
-		sv_tls_recv_ack(t->tls, (size_t)nread);
+		t->rx_off = 0;
+		t->rx_len = (size_t)nread;
 		pump(t);
 		return;
 	}
@@ -240,7 +247,7 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		proxy_failed(t, nread == UV_EOF ? SV_E_CLOSED : (int)nread);
 		return;
 	}
-	if (nread != UV_ENOBUFS) /* ENOBUFS: the engine is full; pump() resumes reading */
+	if (nread != UV_ENOBUFS) /* ENOBUFS: rx is full; pump() resumes reading */
 		tun_fail(t, nread == UV_EOF ? SV_E_CLOSED : (int)nread);
 }
 
@@ -322,6 +329,27 @@ send_records(struct tun *t)
 
 /* --- the pump --------------------------------------------------------------------- */
 
+/* Moves read bytes into the TLS engine, as far as it takes them (up to the end of a
+ * record; then it wants the record's plaintext consumed first). */
+static bool
+rx_to_tls(struct tun *t)
+{
+	bool fed = false;
+	size_t room;
+	uint8_t *dst;
+	while (t->rx_off < t->rx_len &&
+		(dst = sv_tls_recv_buf(t->tls, &room)) != NULL && room > 0) {
+		size_t k = t->rx_len - t->rx_off;
+		if (k > room)
+			k = room;
+		memcpy(dst, t->rx + t->rx_off, k);
+		t->rx_off += k;
+		sv_tls_recv_ack(t->tls, k);
+		fed = true;
+	}
+	return fed;
+}
+
 static bool
 session_to_tls(struct tun *t)
 {
@@ -370,7 +398,7 @@ pump(struct tun *t)
 		return;
 	uint64_t now = sv_now_ms();
 	for (bool progress = true; progress;) {
-		progress = false;
+		progress = rx_to_tls(t);
 		size_t n;
 		const uint8_t *in = sv_tls_app_in(t->tls, &n);
 		if (in != NULL && n > 0) {
@@ -404,7 +432,8 @@ pump(struct tun *t)
 		return;
 	}
 	size_t room = 0;
-	if (!t->reading && sv_tls_recv_buf(t->tls, &room) != NULL &&
+	if (!t->reading && t->rx_off == t->rx_len &&
+		sv_tls_recv_buf(t->tls, &room) != NULL &&
 		uv_read_start((uv_stream_t *)&t->tcp, on_alloc, on_read) == 0)
 		t->reading = true;
 }
@@ -884,6 +913,7 @@ on_tun_closed(uv_handle_t *h)
 	struct tun *t = h->data;
 	sv_upstream_free(t->up);
 	free(t->up_buf);
+	free(t->rx);
 	sv_session_free(t->sess);
 	sv_tls_free(t->tls);
 	free(t);
@@ -1229,6 +1259,8 @@ tun_start_login(struct tun *t)
 		memcpy(tc.pin, t->app->tofu_pin, sizeof tc.pin);
 	}
 	int r = 0;
+	if ((t->rx = malloc(TLS_READ_BUF)) == NULL)
+		return SV_E_NOMEM;
 	if ((t->tls = sv_tls_new(&tc, &r)) == NULL)
 		return r ? r : SV_E_NOMEM;
 

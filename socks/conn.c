@@ -97,7 +97,8 @@
 #define OUT_MAX 1024
 /* A reply larger than out[] (sv_conn_write_reply: /proxy.pac) goes to the heap. */
 #define REPLY_BIG_MAX (128u * 1024)
-#define PEEK_IOV 16
+/* Segments per writev to the client: 64 x 1460 bytes, ~93 KB per system call. */
+#define PEEK_IOV 64
 #define ADDR_TEXT_MAX (SV_IP_STRLEN + 8)
 #define TARGET_MAX 300
 

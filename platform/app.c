@@ -215,7 +215,10 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	if (t->state == TUN_PROXY) {
 		p = t->up_buf;
 		len = PROXY_READ_BUF;
-	} else if (t->rx != NULL && t->rx_off == t->rx_len) {
+	} else if (t->rx != NULL && t->rx_off == t->rx_len &&
+		sv_tls_recv_buf(t->tls, &len) != NULL) {
+		/* as before rx existed: nothing is read while the engine takes no input
+		 * (closed, or waiting to send), so EOF is not seen before it matters */
 		p = t->rx;
 		len = TLS_READ_BUF;
 	}
@@ -247,7 +250,7 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		proxy_failed(t, nread == UV_EOF ? SV_E_CLOSED : (int)nread);
 		return;
 	}
-	if (nread != UV_ENOBUFS) /* ENOBUFS: rx is full; pump() resumes reading */
+	if (nread != UV_ENOBUFS) /* ENOBUFS: see on_alloc; pump() resumes reading */
 		tun_fail(t, nread == UV_EOF ? SV_E_CLOSED : (int)nread);
 }
 
@@ -1259,10 +1262,10 @@ tun_start_login(struct tun *t)
 		memcpy(tc.pin, t->app->tofu_pin, sizeof tc.pin);
 	}
 	int r = 0;
-	if ((t->rx = malloc(TLS_READ_BUF)) == NULL)
-		return SV_E_NOMEM;
 	if ((t->tls = sv_tls_new(&tc, &r)) == NULL)
 		return r ? r : SV_E_NOMEM;
+	if ((t->rx = malloc(TLS_READ_BUF)) == NULL) /* only with t->tls: on_alloc */
+		return SV_E_NOMEM;
 
 	struct sv_session_config sc = {
 		.host = c->server_host,

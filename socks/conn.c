@@ -1348,6 +1348,16 @@ sv_conn_hold(struct sv_conn *c, unsigned timeout_ms)
 }
 
 /* see frontend.h */
+bool
+sv_conn_take_client_slot(struct sv_conn *c, const char *what)
+{
+	if (c->state != CONN_HANDSHAKE || c->closed)
+		return false;
+	snprintf(c->target, sizeof c->target, "%s", what);
+	return take_client_slot(c);
+}
+
+/* see frontend.h */
 void
 sv_conn_attach(struct sv_conn *c, struct sv_tcpconn *tc)
 {

@@ -11,6 +11,7 @@
  *             connection does; socks/socks5_udp.c)
  *   REQUEST --BIND--> BIND (held: a tunnel listener waits for one connection within the
  *             connect timeout; then a second reply and the relay over it)
+ * UDP and BIND take a --max-conns-per-client slot like a CONNECT (they hold resources).
  * Every refusal queues the reply the protocol has for it, then sv_conn_reply_and_close.
  * SOCKS4 has one step (the request). With credentials configured SOCKS4 is refused
  * outright: it has no way to carry a password, and its USERID is not a secret.
@@ -177,6 +178,8 @@ s5_udp_associate(struct sv_conn *c, const struct sv_socks5_request *req)
 		s5_reply_and_close(c, SV_SOCKS5_REP_CMD_NOT_SUPPORTED);
 		return;
 	}
+	if (!sv_conn_take_client_slot(c, "UDP ASSOCIATE"))
+		return;
 	if ((d = s5_data_new(c)) == NULL) {
 		s5_reply_and_close(c, SV_SOCKS5_REP_GENERAL_FAILURE);
 		return;
@@ -251,6 +254,8 @@ s5_bind(struct sv_conn *c, const struct sv_socks5_request *req)
 		s5_reply_and_close(c, SV_SOCKS5_REP_NET_UNREACHABLE);
 		return;
 	}
+	if (!sv_conn_take_client_slot(c, "BIND"))
+		return;
 	if ((d = s5_data_new(c)) == NULL) {
 		s5_reply_and_close(c, SV_SOCKS5_REP_GENERAL_FAILURE);
 		return;

@@ -135,6 +135,12 @@ int sv_conn_send_first(struct sv_conn *c, const void *p, size_t n);
  * error closes the conn (on_free follows). timeout_ms > 0: when it passes first,
  * on_result(c, -ETIMEDOUT, false, NULL, 0) runs and the conn closes after the reply. */
 void sv_conn_hold(struct sv_conn *c, unsigned timeout_ms);
+/* --max-conns-per-client for a request that holds resources without a target (SOCKS5
+ * UDP ASSOCIATE, BIND): takes one of the client's slots, as sv_conn_connect does, held
+ * until c is freed; what (borrowed) names the request in the warning. Call from on_data
+ * before sv_conn_hold. true: go on. false: the client is over its limit; on_result(c,
+ * SV_CONN_E_LIMIT, false, NULL, 0) has run and c closes after the reply. */
+bool sv_conn_take_client_slot(struct sv_conn *c, const char *what);
 /* A held conn relays over tc, an established tunnel connection (BIND's accepted one),
  * which is taken (the core closes it; aborted if c is no longer held). The front-end
  * has queued its reply before. */

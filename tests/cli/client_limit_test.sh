@@ -7,7 +7,10 @@
 #  - another client address (127.0.0.2) still gets through;
 #  - the refusals give ONE warning line (rate-limited) naming the limit, the client and
 #    the option; nothing about it from lwIP;
-#  - once a held connection closes, the client connects again (recovered).
+#  - once a held connection closes, the client connects again (recovered);
+#  - SOCKS5 UDP ASSOCIATE and BIND hold resources without a target and count too: past
+#    the limit they get 0x02; an association and a waiting BIND fill the two slots, so a
+#    CONNECT is refused, and ending the association frees its slot.
 # usage: client_limit_test.sh SEVPN_TESTHUB SEVPN_PROXY   (0 pass, 1 fail, 77 skip)
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../hub/hublib.sh
@@ -19,13 +22,14 @@ HTTP_PORT=${HL_URL##*:}
 HTTP_P=127.0.0.1:$(hl_free_port)
 hl_proxy_start limit --connect-timeout 5 --max-conns-per-client 2 --http "$HTTP_P"
 
-"$HL_PY" - "$HL_SOCKS" "$HTTP_P" "$HTTP_PORT" >"$HL_W/client.txt" 2>&1 <<'PY' ||
+"$HL_PY" - "$HL_SOCKS" "$HTTP_P" "$HTTP_PORT" "$HL_PROXY_LOG" >"$HL_W/client.txt" 2>&1 <<'PY' ||
 import socket, struct, sys, time
 h, p = sys.argv[1].rsplit(":", 1)
 SOCKS = (h, int(p))
 hh, hp = sys.argv[2].rsplit(":", 1)
 HTTP = (hh, int(hp))
 PORT = int(sys.argv[3])
+LOG = sys.argv[4]
 
 def fail(msg):
     print("FAIL: " + msg)
@@ -62,6 +66,17 @@ def socks4a():
     r = recv_some(s, 8)
     s.close()
     return r[1] if len(r) == 8 else -1
+
+def socks5_cmd(cmd):
+    """UDP ASSOCIATE (3) or BIND (2) from 127.0.0.1: (socket, first reply code)."""
+    s = socket.create_connection(SOCKS, timeout=15)
+    s.sendall(b"\x05\x01\x00")
+    if recv_some(s, 2) != b"\x05\x00":
+        fail("method selection")
+    addr = b"\x00\x00\x00\x00" if cmd == 3 else b"\x0a\x4d\x00\x01"
+    s.sendall(b"\x05" + bytes([cmd]) + b"\x00\x01" + addr + b"\x00\x00")
+    r = recv_some(s, 10)
+    return s, (r[1] if len(r) == 10 else -1)
 
 def http_get():
     s = socket.create_connection(HTTP, timeout=15)
@@ -103,7 +118,16 @@ if rep != 0x5B:
 resp = http_get()
 if not resp.startswith("HTTP/1.1 429 ") or "--max-conns-per-client" not in resp:
     fail("HTTP past the limit: %r" % resp[:300])
-print("refused: SOCKS5 0x02, SOCKS4a 0x5b, HTTP 429")
+for cmd, name in ((3, "UDP ASSOCIATE"), (2, "BIND")):
+    s, rep = socks5_cmd(cmd)
+    s.close()
+    if rep != 0x02:
+        fail("%s past the limit: reply 0x%02x, expected 0x02" % (name, rep))
+print("refused: SOCKS5 0x02, SOCKS4a 0x5b, HTTP 429, UDP ASSOCIATE and BIND 0x02")
+with open(LOG, errors="replace") as f:
+    n = f.read().count("the limit (--max-conns-per-client 2)")
+if n != 1:
+    fail("expected one (rate-limited) warning for five refusals, got %d" % n)
 try:
     s, rep = socks5("127.0.0.2")
 except OSError as e:
@@ -129,12 +153,41 @@ if rep != 0:
 if b"hello through the hub" not in fetch_on(s):
     fail("after recovery: no page")
 print("recovered: served again after one connection closed")
+# an association and a waiting BIND take the two slots
+held[0].close()
+u, b = None, None
+for _ in range(50):
+    u, rep = socks5_cmd(3)
+    if rep == 0:
+        break
+    u.close()
+    time.sleep(0.1)
+if rep != 0:
+    fail("UDP ASSOCIATE with free slots: reply 0x%02x" % rep)
+b, rep = socks5_cmd(2)
+if rep != 0:
+    fail("BIND with one free slot: reply 0x%02x" % rep)
+s, rep = socks5()
+s.close()
+if rep != 0x02:
+    fail("CONNECT while an association and a BIND hold both slots: reply 0x%02x" % rep)
+u.close()  # ends the association: its slot comes back
+for _ in range(50):
+    s, rep = socks5()
+    if rep == 0:
+        break
+    s.close()
+    time.sleep(0.1)
+if rep != 0:
+    fail("after the association ended: still refused (0x%02x)" % rep)
+if b"hello through the hub" not in fetch_on(s):
+    fail("after the association ended: no page")
+b.close()
+print("UDP ASSOCIATE and BIND count: CONNECT refused while they hold both slots, served after")
 PY
 	hl_fail "$(cat "$HL_W/client.txt")"
 while read -r line; do hl_log "$line"; done <"$HL_W/client.txt"
 
-n=$(grep -c "the limit (--max-conns-per-client 2)" "$HL_PROXY_LOG") || true
-[ "$n" = 1 ] || hl_fail "expected one warning about the per-client limit, got $n"
 grep -q "warn: socks: conn [0-9]*: socks5: client 127.0.0.1 already has 2 proxied connections, the limit (--max-conns-per-client 2): refusing intranet.test:$HTTP_PORT; raise --max-conns-per-client" "$HL_PROXY_LOG" ||
 	hl_fail "the warning does not name the client, the limit and the option: $(grep max-conns "$HL_PROXY_LOG")"
 ! grep -qi "lwip\|out of memory" "$HL_PROXY_LOG" || hl_fail "lwIP or memory complaints in the log"

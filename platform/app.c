@@ -787,7 +787,7 @@ on_lease(void *arg, const struct sv_lease *lease)
 	for (unsigned i = 0; i < a->n_listeners && n < sizeof lis; i++)
 		n += (size_t)snprintf(lis + n, sizeof lis - n, "%s%s=%s", i ? " " : "",
 			a->listeners[i].key, a->listeners[i].addr);
-	fprintf(stderr, "ready %s %s\n", lis, desc);
+	fprintf(stderr, "ready %s%s%s\n", lis, lis[0] != '\0' ? " " : "", desc);
 	fflush(stderr);
 	if (a->p->ready_file != NULL)
 		write_ready_file(a, lease);

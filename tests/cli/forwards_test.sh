@@ -9,6 +9,7 @@
 #  - a bad forward spec is refused with exit 2 and a message;
 #  - SIGHUP (what ssh sends its ProxyCommand) stops in order, exit 0;
 #  - --stdio without any listener: an HTTP request on stdin, the response on stdout,
+#    a ready line "ready ip=..." (no listeners to name),
 #    exit 0 once the server closed; a refused port exits non-zero;
 #  - -R: the hub (--hostfwd) connects from its side to the client's tunnel address;
 #    the connection reaches a local web server.
@@ -116,6 +117,10 @@ head -n1 "$HL_W/stdio.out" | grep -q '^HTTP/1.[01] 200' || hl_fail "--stdio: no 
 body=$(sed '1,/^\r$/d' "$HL_W/stdio.out" | sha256sum | cut -d' ' -f1)
 [ "$body" = "$WANT" ] || hl_fail "--stdio: the body on stdout is wrong"
 hl_log "--stdio: HTTP response on stdout, exit 0"
+# no listeners: the ready line goes straight to the address, single-spaced
+grep -q '^ready ip=[0-9.]*/[0-9]* gw=' "$HL_W/stdio.log" ||
+	hl_fail "--stdio: ready line malformed: $(grep '^ready' "$HL_W/stdio.log")"
+hl_log "--stdio: $(grep -m1 '^ready' "$HL_W/stdio.log")"
 
 # a pipe for stdout too (as ssh gives it), and a refused port: non-zero exit
 CLOSED=$(hl_free_port)

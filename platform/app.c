@@ -595,12 +595,15 @@ format_lease(const struct sv_lease *l, char *out, size_t cap)
 }
 
 /* --ready-file: JSON, written to a temporary file and renamed, so a reader never sees
- * half of it. */
+ * half of it. Written when ready and again for every new IPv4 lease after (a reconnect,
+ * a DHCP conflict that moved us), so it names the current address. */
 static void
 write_ready_file(struct app *a, const struct sv_lease *l)
 {
 	const char *path = a->p->ready_file;
-	char tmp[4200], b[SV_IP_STRLEN];
+	char tmp[4200], b[SV_IP_STRLEN], extra[4096];
+	if (sv_status_lease_extra_json(l, extra, sizeof extra) < 0)
+		snprintf(extra, sizeof extra, "\"domain\":\"\",\"search\":[],\"routes\":[]");
 	snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)uv_os_getpid());
 	FILE *f = fopen(tmp, "w");
 	if (f == NULL) {
@@ -622,7 +625,7 @@ write_ready_file(struct app *a, const struct sv_lease *l)
 	fprintf(f, "\"gateway\":\"%s\",\"dns\":[", sv_ip_format(&l->gw, b, sizeof b));
 	for (unsigned i = 0; i < l->n_dns; i++)
 		fprintf(f, "%s\"%s\"", i ? "," : "", sv_ip_format(&l->dns[i], b, sizeof b));
-	fprintf(f, "],\"ipv6\":[");
+	fprintf(f, "],%s,\"ipv6\":[", extra);
 	for (unsigned i = 0; i < l->n_ip6; i++)
 		fprintf(f, "%s\"%s\"", i ? "," : "", sv_ip_format(&l->ip6[i], b, sizeof b));
 	fprintf(f, "],\"pid\":%d}\n", (int)uv_os_getpid());
@@ -771,8 +774,11 @@ on_lease(void *arg, const struct sv_lease *lease)
 	format_lease(lease, desc, sizeof desc);
 	if (a->ready) {
 		/* while DHCP confirms the lease after a reconnect it has no IPv4 for a moment */
-		if (lease->ip.family == 4)
+		if (lease->ip.family == 4) {
 			log_info("address: %s", desc);
+			if (a->p->ready_file != NULL)
+				write_ready_file(a, lease);
+		}
 		return;
 	}
 	if (lease->ip.family != 4)
@@ -787,10 +793,10 @@ on_lease(void *arg, const struct sv_lease *lease)
 	for (unsigned i = 0; i < a->n_listeners && n < sizeof lis; i++)
 		n += (size_t)snprintf(lis + n, sizeof lis - n, "%s%s=%s", i ? " " : "",
 			a->listeners[i].key, a->listeners[i].addr);
+	if (a->p->ready_file != NULL) /* first: who sees the ready line finds the file */
+		write_ready_file(a, lease);
 	fprintf(stderr, "ready %s%s%s\n", lis, lis[0] != '\0' ? " " : "", desc);
 	fflush(stderr);
-	if (a->p->ready_file != NULL)
-		write_ready_file(a, lease);
 	if (a->p->exec_argv != NULL)
 		spawn_child(a);
 	if (a->cfg->have_stdio)

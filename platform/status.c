@@ -84,6 +84,31 @@ put_routes_json(struct out *o, const struct sv_lease *l)
 	put(o, "]");
 }
 
+/* "domain":"...","search":[...],"routes":[...] */
+static void
+put_names_routes_json(struct out *o, const struct sv_lease *l)
+{
+	put(o, "\"domain\":");
+	put_jstr(o, l->domain);
+	put(o, ",\"search\":[");
+	for (unsigned i = 0; i < l->n_search; i++) {
+		put_jstr(o, l->search[i]);
+		put(o, "%s", i + 1 < l->n_search ? "," : "");
+	}
+	put(o, "],");
+	put_routes_json(o, l);
+}
+
+/* see status.h */
+int
+sv_status_lease_extra_json(const struct sv_lease *l, char *out, size_t cap)
+{
+	struct out o = { .p = out, .cap = cap };
+
+	put_names_routes_json(&o, l);
+	return finish(&o);
+}
+
 static void
 put_lease_json(struct out *o, const struct sv_status *st)
 {
@@ -99,15 +124,8 @@ put_lease_json(struct out *o, const struct sv_status *st)
 			put_jstr(o, sv_ip_format(&l->dns[i], b, sizeof b));
 			put(o, "%s", i + 1 < l->n_dns ? "," : "");
 		}
-		put(o, "],\"domain\":");
-		put_jstr(o, l->domain);
-		put(o, ",\"search\":[");
-		for (unsigned i = 0; i < l->n_search; i++) {
-			put_jstr(o, l->search[i]);
-			put(o, "%s", i + 1 < l->n_search ? "," : "");
-		}
 		put(o, "],");
-		put_routes_json(o, l);
+		put_names_routes_json(o, l);
 		put(o, ",\"ipv6\":[");
 		for (unsigned i = 0; i < l->n_ip6; i++) {
 			put_jstr(o, sv_ip_format(&l->ip6[i], b, sizeof b));

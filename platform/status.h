@@ -45,6 +45,10 @@ struct sv_status {
 
 /* JSON object (one line + "\n"). Returns the length, or -1 if cap was too small. */
 int sv_status_json(const struct sv_status *st, char *out, size_t cap);
+/* The DHCP extras of a lease as JSON members (for --ready-file, as in /status):
+ * "domain":"...","search":[...],"routes":[{"dst":"A/N","via":"B"},...]. Returns the
+ * length, or -1 if cap was too small. */
+int sv_status_lease_extra_json(const struct sv_lease *l, char *out, size_t cap);
 /* Prometheus text exposition format. Returns the length, or -1. */
 int sv_status_metrics(const struct sv_status *st, char *out, size_t cap);
 /* Several lines for a person, like the official client's connection status screen. */

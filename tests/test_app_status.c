@@ -141,6 +141,21 @@ text_reads_like_a_status_screen(void **state)
 	assert_null(strstr(buf, "Attach socket:"));
 }
 
+static void
+lease_extras_are_json_members_for_the_ready_file(void **state)
+{
+	struct sv_status st;
+	char buf[512];
+	(void)state;
+	sample(&st);
+	int n = sv_status_lease_extra_json(&st.lease, buf, sizeof buf);
+	assert_int_equal(n, (int)strlen(buf));
+	assert_string_equal(buf, "\"domain\":\"corp.test\",\"search\":[\"lab.test\","
+		"\"corp.test\"],\"routes\":[{\"dst\":\"10.1.0.0/16\",\"via\":\"10.77.0.1\"},"
+		"{\"dst\":\"10.2.3.0/24\",\"via\":\"0.0.0.0\"}]");
+	assert_int_equal(sv_status_lease_extra_json(&st.lease, buf, 20), -1);
+}
+
 int
 main(void)
 {
@@ -150,6 +165,7 @@ main(void)
 		cmocka_unit_test(formatting_reports_a_too_small_buffer),
 		cmocka_unit_test(metrics_are_prometheus_text),
 		cmocka_unit_test(text_reads_like_a_status_screen),
+		cmocka_unit_test(lease_extras_are_json_members_for_the_ready_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,7 +7,9 @@
 #     slirp leases first. The client is ready at once with .100, its probe is answered by
 #     the other MAC, so it must log the conflict, send a DHCPDECLINE (seen by the hub),
 #     drop .100 and, 10 s later, lease another address (.101), announced as an address
-#     change; and traffic must flow from the new address.
+#     change; and traffic must flow from the new address. The --ready-file follows:
+#     .100 when ready, .101 after the move, with the DHCP domain and routes (as /status
+#     has them), and no temporary file left beside it.
 # usage: dhcp_ready_test.sh SEVPN_TESTHUB SEVPN_PROXY   (0 pass, 1 fail, 77 skip)
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../hub/hublib.sh
@@ -32,9 +34,20 @@ awk -v m="$median" 'BEGIN { exit !(m < 0.3) }' || hl_fail "median start -> ready
 hl_hub_stop
 
 # --- 2. address conflict ---------------------------------------------------------------
-hl_hub_start claimhub --arp-claim 10.77.0.100
+hl_hub_start claimhub --arp-claim 10.77.0.100 --dhcp-route 10.99.0.0/16,10.77.0.1 \
+	--dhcp-domain corp.test
 hl_http_start
-hl_proxy_start client --no-config
+READY=$HL_W/ready.json
+hl_proxy_start client --no-config --ready-file "$READY"
+# ready_says KEY VALUE: the ready file's KEY (JSON) is VALUE
+ready_says() {
+	"$HL_PY" -c 'import json,sys; sys.exit(json.dumps(json.load(open(sys.argv[1]))[sys.argv[2]], separators=(",", ":")) != sys.argv[3])' \
+		"$READY" "$1" "$2" 2>/dev/null
+}
+ready_says ip '"10.77.0.100"' || hl_fail "ready file at ready: $(cat "$READY")"
+ready_says domain '"corp.test"' || hl_fail "ready file: no DHCP domain: $(cat "$READY")"
+ready_says routes '[{"dst":"10.99.0.0/16","via":"10.77.0.1"}]' ||
+	hl_fail "ready file: no DHCP routes: $(cat "$READY")"
 case $HL_READY_LINE in
 *ip=10.77.0.100/*) ;;
 *) hl_fail "expected the first lease to be the claimed 10.77.0.100: $HL_READY_LINE" ;;
@@ -45,6 +58,12 @@ until grep -q "address: ip=10.77.0.101/" "$HL_PROXY_LOG"; do
 	[ "$SECONDS" -lt "$deadline" ] || hl_fail "no new address within 30 s of the conflict"
 	sleep 0.2
 done
+for _ in $(seq 50); do ready_says ip '"10.77.0.101"' && break; sleep 0.1; done
+ready_says ip '"10.77.0.101"' || hl_fail "the ready file does not follow the new address: $(cat "$READY")"
+ready_says routes '[{"dst":"10.99.0.0/16","via":"10.77.0.1"}]' ||
+	hl_fail "ready file after the move: routes lost: $(cat "$READY")"
+ls "$READY".tmp.* >/dev/null 2>&1 && hl_fail "a temporary ready file was left behind"
+hl_log "ready file: 10.77.0.100 at ready, 10.77.0.101 after the conflict, with domain and routes"
 grep -q "dhcp: address 10.77.0.100 is already used by another host (02:00:5e:c1:a1:4d); declining it" \
 	"$HL_PROXY_LOG" || hl_fail "the conflict was not logged as expected"
 grep -q "declined 10.77.0.100" "$HL_HUB_LOG" || hl_fail "the hub saw no DHCPDECLINE for 10.77.0.100"

@@ -9,7 +9,9 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -247,4 +249,70 @@ sv_os_raise_nofile(void)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
+}
+
+/* see os.h */
+size_t
+sv_os_unix_path_max(void)
+{
+	return sizeof ((struct sockaddr_un *)NULL)->sun_path - 1;
+}
+
+/* Does a server accept connections on the Unix socket at path? */
+static bool
+unix_socket_is_live(const char *path)
+{
+	struct sockaddr_un sa;
+	bool live;
+	int fd;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sun_family = AF_UNIX;
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0)
+		return true; /* cannot tell: do not delete it */
+	live = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 ||
+		(errno != ECONNREFUSED && errno != ENOENT);
+	close(fd);
+	return live;
+}
+
+/* see os.h */
+int
+sv_os_unix_path_clear(const char *path, bool *removed)
+{
+	struct stat st;
+
+	*removed = false;
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -EEXIST;
+	if (unix_socket_is_live(path))
+		return -EADDRINUSE;
+	if (unlink(path) != 0 && errno != ENOENT)
+		return -errno;
+	*removed = true;
+	return 0;
+}
+
+/* see os.h */
+unsigned
+sv_os_umask(unsigned mask)
+{
+	return (unsigned)umask((mode_t)mask);
+}
+
+/* see os.h */
+int
+sv_os_make_private(const char *path)
+{
+	return chmod(path, 0600) == 0 ? 0 : -errno;
+}
+
+/* see os.h */
+int
+sv_os_unlink(const char *path)
+{
+	return unlink(path) == 0 || errno == ENOENT ? 0 : -errno;
 }

@@ -1,10 +1,12 @@
 /*
  * OS services main needs that libuv does not cover: the password (environment, file or
- * a no-echo terminal prompt), a stable machine identity, and the per-instance MAC slot.
+ * a no-echo terminal prompt), a stable machine identity, the per-instance MAC slot, and
+ * the few calls around Unix socket files (lstat, umask, a connect probe).
  */
 #ifndef SV_OS_H
 #define SV_OS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,5 +44,21 @@ int sv_os_read_file(const char *path, size_t max, uint8_t **data, size_t *len);
 
 /* Raise RLIMIT_NOFILE's soft limit to the hard limit. */
 void sv_os_raise_nofile(void);
+
+/*
+ * Unix socket files, for the listeners (socks/listener.c) that libuv binds.
+ */
+/* The longest path a Unix socket can be bound at (the size of sun_path, less its NUL). */
+size_t sv_os_unix_path_max(void);
+/* Makes path (borrowed) free for a new Unix socket: 0 when nothing is there or when a
+ * stale socket file (no server accepts on it) was removed (*removed true); -EADDRINUSE
+ * when a server accepts on it, -EEXIST when it is not a socket, or -errno. */
+int sv_os_unix_path_clear(const char *path, bool *removed);
+/* Sets the file mode creation mask; returns the previous one (for the restore). */
+unsigned sv_os_umask(unsigned mask);
+/* Mode 0600 for the file at path (owner only). 0 or -errno. */
+int sv_os_make_private(const char *path);
+/* Removes the file at path; one that is already gone is not an error. 0 or -errno. */
+int sv_os_unlink(const char *path);
 
 #endif

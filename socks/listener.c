@@ -4,7 +4,7 @@
  * the client limit is reached. See proxy.h.
  *
  * The Unix socket code needs a few POSIX calls libuv does not offer (lstat, umask, a
- * blocking connect probe for a stale socket file); they are kept here, in one place.
+ * blocking connect probe for a stale socket file); they live in platform/os.c.
  */
 #define SV_LOG_MODULE "socks"
 
@@ -15,15 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
-
 #include <uv.h>
 
 #include "core/err.h"
 #include "core/log.h"
+#include "platform/os.h"
 #include "socks/conn.h"
 #include "socks/frontend.h"
 #include "socks/proxy.h"
@@ -247,41 +243,16 @@ format_sockaddr(const struct sockaddr_storage *ss, char *out, size_t cap)
 
 /* --- Unix sockets -------------------------------------------------------------------- */
 
-/* Does a server accept connections on the Unix socket at path? */
-static bool
-unix_socket_is_live(const char *path)
-{
-	struct sockaddr_un sa;
-	bool live;
-	int fd;
-
-	memset(&sa, 0, sizeof sa);
-	sa.sun_family = AF_UNIX;
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0)
-		return true; /* cannot tell: do not delete it */
-	live = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 ||
-		(errno != ECONNREFUSED && errno != ENOENT);
-	close(fd);
-	return live;
-}
-
 /* A file at path: a stale socket is removed; a live one or anything else is an error. */
 static int
 clear_unix_path(const char *path)
 {
-	struct stat st;
+	bool removed;
+	int e = sv_os_unix_path_clear(path, &removed);
 
-	if (lstat(path, &st) != 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode))
-		return -EEXIST;
-	if (unix_socket_is_live(path))
-		return -EADDRINUSE;
-	log_info("listener unix:%s: removing a stale socket file", path);
-	if (unlink(path) != 0 && errno != ENOENT)
-		return -errno;
-	return 0;
+	if (e == 0 && removed)
+		log_info("listener unix:%s: removing a stale socket file", path);
+	return e;
 }
 
 /* Binds l's pipe at path with mode 0600 (umask around the bind: the file never exists
@@ -289,27 +260,27 @@ clear_unix_path(const char *path)
 static int
 listen_unix(struct listener *l, const char *path)
 {
-	mode_t old;
+	unsigned old;
 	int e;
 
 	if (path[0] == '\0')
 		return SV_E_INVAL;
-	if (strlen(path) >= sizeof ((struct sockaddr_un *)NULL)->sun_path)
+	if (strlen(path) > sv_os_unix_path_max())
 		return -ENAMETOOLONG;
 	if ((e = clear_unix_path(path)) != 0)
 		return e;
 	if ((l->unlink_path = strdup(path)) == NULL)
 		return SV_E_NOMEM;
-	old = umask(0177);
+	old = sv_os_umask(0177);
 	e = uv_pipe_bind(&l->io.pipe, path);
-	umask(old);
+	sv_os_umask(old);
 	if (e != 0) {
 		free(l->unlink_path); /* not ours: do not remove it at close */
 		l->unlink_path = NULL;
 		return e;
 	}
-	if (chmod(path, 0600) != 0) /* belt and braces: some systems ignore the umask */
-		log_debug("listener unix:%s: chmod: %s", path, strerror(errno));
+	if ((e = sv_os_make_private(path)) != 0) /* belt and braces: some ignore the umask */
+		log_debug("listener unix:%s: chmod: %s", path, sv_strerror(e));
 	if ((e = uv_listen(&l->io.s, LISTEN_BACKLOG, on_connection)) != 0)
 		return e;
 	snprintf(l->name, sizeof l->name, "unix:%s", path);
@@ -355,11 +326,13 @@ on_listener_closed(uv_handle_t *h)
 static void
 listener_close(struct listener *l)
 {
+	int e;
+
 	if (l->closing)
 		return;
 	l->closing = true;
-	if (l->unlink_path != NULL && unlink(l->unlink_path) != 0 && errno != ENOENT)
-		log_debug("listener %s: unlink: %s", l->name, strerror(errno));
+	if (l->unlink_path != NULL && (e = sv_os_unlink(l->unlink_path)) != 0)
+		log_debug("listener %s: unlink: %s", l->name, sv_strerror(e));
 	uv_close(&l->io.h, on_listener_closed);
 }
 

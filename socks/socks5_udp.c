@@ -13,7 +13,6 @@
 #define SV_LOG_MODULE "socks"
 
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -18,7 +18,6 @@
 #define SV_SOCKS5_UDP_H
 
 #include <stdint.h>
-#include <sys/socket.h>
 
 #include <uv.h>
 

@@ -388,7 +388,7 @@ SV_PROXY_ENV=()
 [ "$rc" -eq 0 ] || sv_fail "ssh through --stdio exited with status $rc"
 [ "$(sed -n 1p "$SV_ROOT/ssh.out")" = "$MARKER" ] || sv_fail "ssh: no marker from the LAN host"
 [ "$(sed -n 2p "$SV_ROOT/ssh.out")" = "$SSH_SHA  -" ] || sv_fail "ssh: 1 MiB of stdin did not arrive intact"
-STDIO_IP=$(sed -n 's/^ready .* ip=\([0-9.]*\)\/.*/\1/p' "$SV_ROOT/proxy-stdio.log" | head -n1)
+STDIO_IP=$(sed -n 's/^ready.* ip=\([0-9.]*\)\/.*/\1/p' "$SV_ROOT/proxy-stdio.log" | head -n1)
 [ -n "$STDIO_IP" ] || sv_fail "the --stdio instance printed no ready line"
 grep -q "Accepted publickey for root from $STDIO_IP " "$LAN/sshd.log" ||
 	sv_fail "sshd did not log the login from the --stdio instance's lease $STDIO_IP"

@@ -116,8 +116,16 @@ sv_wait_until 10 "the client namespace's web server" \
 	ip netns exec "$SV_NS_CLI" curl -sf -o /dev/null "http://127.0.0.1:$RLOCAL/r.bin"
 
 # --- the instance under test -------------------------------------------------------------
+# Its --stdio attach socket in this test's own directory: the default path is per account
+# and user, so another uid-65534 instance for the same account elsewhere on the machine
+# would otherwise serve (or hold) it.
+MUX_DIR=$SV_ROOT/mux
+mkdir -p "$MUX_DIR"
+chown "$SV_RUN_UID:$SV_RUN_GID" "$MUX_DIR"
+chmod 700 "$MUX_DIR"
+MUX=$MUX_DIR/main.sock
 sv_proxy_start --http "$HTTP_P" -L "127.0.0.1:$LT:$SV_LAN_NAME:80" \
-	-L "udp:127.0.0.1:$LU:$SV_LAN_IP:53" -R "$RP:127.0.0.1:$RLOCAL"
+	-L "udp:127.0.0.1:$LU:$SV_LAN_IP:53" -R "$RP:127.0.0.1:$RLOCAL" --control-path "$MUX"
 MAIN_PID=$SV_PROXY_PID
 MAIN_LOG=$SV_PROXY_LOG
 MAIN_IP=${SV_READY_IP%/*}
@@ -396,7 +404,7 @@ released "the --stdio instance" "$STDIO_IP" "$mark"
 sv_log "ssh via ProxyCommand --stdio (lease $STDIO_IP, $((SECONDS - t0)) s): marker and sha256 of 1 MiB ok"
 
 # --- ssh through --stdio attached to the main instance (no login, no lease of its own) ----
-PC="$SV_PROXY_BIN --no-config --server $SV_SRV_IP:$SV_SRV_PORT --hub $SV_HUB --user $SV_USER -v --stdio %h:%p"
+PC="$SV_PROXY_BIN --no-config --server $SV_SRV_IP:$SV_SRV_PORT --hub $SV_HUB --user $SV_USER -v --control-path $MUX --stdio %h:%p"
 sv_cli_user timeout 90 ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes \
 	-o UserKnownHostsFile="$H/known_hosts" -o GlobalKnownHostsFile=/dev/null \
 	-o IdentitiesOnly=yes -i "$H/id_ed25519" -o ProxyCommand="$PC" -o ConnectTimeout=60 \

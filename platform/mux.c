@@ -401,10 +401,13 @@ relay(int sock, int in, int out)
 	}
 	if (r == 0)
 		r = down->err != 0 ? down->err : up->err;
-	if (in_flags >= 0)
-		(void)fcntl(in, F_SETFL, in_flags); /* shared with whoever gave it to us */
+	/* shared with whoever gave them to us; in the reverse order of set_nonblock: when
+	 * in and out are one open file (a socket from socat or inetd), out_flags were read
+	 * after in was made non-blocking, and in_flags are the original ones */
 	if (out_flags >= 0)
 		(void)fcntl(out, F_SETFL, out_flags);
+	if (in_flags >= 0)
+		(void)fcntl(in, F_SETFL, in_flags);
 	free(up);
 	free(down);
 	return r;

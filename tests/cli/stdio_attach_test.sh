@@ -15,6 +15,7 @@
 #  - a stale socket file (no listener) is passed over by --stdio and replaced by the next
 #    instance;
 #  - a socket directory open to other users is refused (no socket; --stdio logs in).
+#  - stdin and stdout on one socket: relayed, and its flags are given back as they were;
 # usage: stdio_attach_test.sh SEVPN_TESTHUB SEVPN_PROXY   (0 pass, 1 fail, 77 skip)
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../hub/hublib.sh
@@ -124,6 +125,36 @@ run_stdio refused "" --stdio "intranet.test:$CLOSED"
 grep -q "could not connect" "$LOG" || hl_fail "attached --stdio to a closed port: no message"
 expect_logins 1 "eight attached --stdio runs"
 hl_log "eight --stdio runs attached to instance $MASTER: one login on the hub"
+
+# --- stdin and stdout as one socket (socat, inetd, `<>`): the relay makes it
+# non-blocking for a while; the file's flags are given back as they were
+"$HL_PY" - "$HL_W/sameio.log" "$HL_PROXY_BIN" "${STDIO_ARGS[@]}" \
+	--stdio "intranet.test:$HTTP_PORT" >"$HL_W/sameio.out" 2>&1 <<'PY' ||
+import fcntl, os, socket, subprocess, sys
+mine, theirs = socket.socketpair()
+theirs.setblocking(True)
+before = fcntl.fcntl(theirs.fileno(), fcntl.F_GETFL)
+mine.sendall(b"GET /small.txt HTTP/1.0\r\nHost: intranet.test\r\n\r\n")
+with open(sys.argv[1], "wb") as log:
+    rc = subprocess.call(sys.argv[2:], stdin=theirs, stdout=theirs, stderr=log,
+                         start_new_session=True, timeout=30)
+after = fcntl.fcntl(theirs.fileno(), fcntl.F_GETFL)
+theirs.close()
+got = b""
+while True:
+    b = mine.recv(65536)
+    if not b:
+        break
+    got += b
+assert rc == 0, "exit %d" % rc
+assert got.startswith(b"HTTP/1.0 200") or got.startswith(b"HTTP/1.1 200"), got[:80]
+assert after == before, "flags %#o before, %#o after (O_NONBLOCK left set)" % (before, after)
+PY
+	hl_fail "--stdio with stdin and stdout on one socket: $(cat "$HL_W/sameio.out")"
+grep -q "attached to the instance $MASTER" "$HL_W/sameio.log" ||
+	hl_fail "--stdio with stdin and stdout on one socket did not attach"
+hl_log "stdin and stdout on one socket: relayed, its flags given back"
+
 
 # --- --no-attach logs in
 run_stdio noattach "$HL_PASS" --no-attach --stdio "intranet.test:$HTTP_PORT"

@@ -200,12 +200,36 @@ send_all(int fd, const uint8_t *p, size_t n)
 	return (size_t)w == n ? 0 : SV_E_INTERNAL;
 }
 
-/* Connects to the Unix socket at path (non-blocking fd), or -errno. */
+/* A connect() in progress on fd (EINPROGRESS) finished within ms: 0, SV_E_TIMEOUT or
+ * -errno (its result). */
+static int
+connect_wait(int fd, unsigned ms)
+{
+	struct pollfd pf = { .fd = fd, .events = POLLOUT };
+	socklen_t len = sizeof(int);
+	int r, err = 0;
+
+	do
+		r = poll(&pf, 1, (int)ms);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	if (r == 0)
+		return SV_E_TIMEOUT;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+		return -errno;
+	return -err;
+}
+
+/* Connects to the Unix socket at path (non-blocking fd), or -errno. Non-blocking from
+ * the start: a blocking connect() waits without limit while the listener's backlog is
+ * full (an instance that is stopped or stuck); Linux fails at once with EAGAIN instead,
+ * other systems may say EINPROGRESS and finish within HANDSHAKE_MS. */
 static int
 mux_connect(const char *path)
 {
 	struct sockaddr_un sa;
-	int fd;
+	int fd, e;
 
 	size_t len = strlen(path);
 	if (len >= sizeof sa.sun_path)
@@ -215,13 +239,16 @@ mux_connect(const char *path)
 	memcpy(sa.sun_path, path, len + 1);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
-	return fd;
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0)
+		e = -errno;
+	else if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
+		return fd;
+	else
+		e = errno == EINPROGRESS ? connect_wait(fd, HANDSHAKE_MS) : -errno;
+	if (e == 0)
+		return fd;
+	close(fd);
+	return e;
 }
 
 /* RFC 1928 section 3: offer "no authentication" only. 0 when the instance chose it. */
@@ -446,7 +473,12 @@ attach_open(const struct sv_config *cfg, char *path, size_t cap, long *pid)
 		log_debug("no instance to attach to: %s", err);
 		return -1;
 	}
-	if ((fd = mux_connect(path)) < 0) {
+	if ((fd = mux_connect(path)) == -EAGAIN || fd == SV_E_TIMEOUT) {
+		log_warn("the instance on %s does not take connections (stopped, or stuck?); "
+			"logging in", path);
+		return -1;
+	}
+	if (fd < 0) {
 		log_debug("no instance serves %s (%s); logging in", path, sv_strerror(fd));
 		return -1;
 	}

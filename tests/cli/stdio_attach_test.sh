@@ -16,6 +16,7 @@
 #    instance;
 #  - a socket directory open to other users is refused (no socket; --stdio logs in).
 #  - stdin and stdout on one socket: relayed, and its flags are given back as they were;
+#  - a socket whose listener takes no connections (full backlog) does not hang --stdio;
 # usage: stdio_attach_test.sh SEVPN_TESTHUB SEVPN_PROXY   (0 pass, 1 fail, 77 skip)
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../hub/hublib.sh
@@ -154,6 +155,38 @@ PY
 grep -q "attached to the instance $MASTER" "$HL_W/sameio.log" ||
 	hl_fail "--stdio with stdin and stdout on one socket did not attach"
 hl_log "stdin and stdout on one socket: relayed, its flags given back"
+
+# --- a socket whose listener takes no connections (its backlog is full: a stopped or
+# stuck instance) does not hang --stdio: it logs in itself (here: exit 2, no password)
+FULL=$HL_W/full.sock
+"$HL_PY" -c '
+import os, socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(0)
+held = []
+while True:  # fill the backlog, never accept
+    c = socket.socket(socket.AF_UNIX)
+    c.setblocking(False)
+    try:
+        c.connect(sys.argv[1])
+    except BlockingIOError:
+        break
+    held.append(c)
+print("full", flush=True)
+time.sleep(120)
+' "$FULL" >"$HL_W/full.txt" 2>&1 &
+FULL_PID=$!
+HL_PIDS+=("$FULL_PID")
+for _ in $(seq 50); do grep -qs full "$HL_W/full.txt" && break; sleep 0.1; done
+grep -qs full "$HL_W/full.txt" || hl_fail "the listener with a full backlog did not start"
+run_stdio fullbacklog "" --control-path "$FULL" --stdio "intranet.test:$HTTP_PORT"
+hl_stop_pid "$FULL_PID"
+[ "$RC" -ne 124 ] || hl_fail "--stdio hung on a socket whose backlog is full"
+[ "$RC" -eq 2 ] || hl_fail "--stdio next to a socket with a full backlog: exit $RC, expected 2 (login, no password)"
+grep -q "does not take connections" "$LOG" ||
+	hl_fail "--stdio did not say why it did not attach: $(tail -3 "$LOG")"
+hl_log "a socket with a full backlog: --stdio does not hang, logs in"
 
 
 # --- --no-attach logs in

@@ -63,7 +63,8 @@ sv_mux_check_dir(const struct stat *st, uid_t uid, const char *path, char *err,
 	size_t errcap)
 {
 	if (!S_ISDIR(st->st_mode)) {
-		snprintf(err, errcap, "%s is not a directory", path);
+		snprintf(err, errcap, "%s is not a directory (a file or a symbolic link is "
+			"in its place); remove it or give --control-path", path);
 		return -ENOTDIR;
 	}
 	if (st->st_uid != uid) {

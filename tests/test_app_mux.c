@@ -139,7 +139,9 @@ check_dir_refuses_links_and_files(void **state)
 	char err[256];
 	(void)state;
 	assert_int_equal(sv_mux_check_dir(&link, 1000, "/d", err, sizeof err), -ENOTDIR);
+	assert_non_null(strstr(err, "remove it or give --control-path"));
 	assert_int_equal(sv_mux_check_dir(&file, 1000, "/d", err, sizeof err), -ENOTDIR);
+	assert_non_null(strstr(err, "not a directory"));
 }
 
 static void

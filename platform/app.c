@@ -32,6 +32,9 @@
 #ifdef HAVE_MALLOC_TRIM
 #include <malloc.h>
 #endif
+#ifdef HAVE_SIGACTION
+#include <signal.h>
+#endif
 
 #include "core/err.h"
 #include "core/log.h"
@@ -1081,6 +1084,20 @@ begin_shutdown(struct app *a)
 	a->release_until = sv_now_ms() + RELEASE_GRACE_MS;
 }
 
+/* Was signum ignored when we started (nohup, a shell's `trap '' HUP`)? Installing a
+ * handler would undo that: the caller asked for us to outlive its terminal. */
+static bool
+signal_ignored_at_start(int signum)
+{
+#ifdef HAVE_SIGACTION
+	struct sigaction sa;
+	return sigaction(signum, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN;
+#else
+	(void)signum;
+	return false;
+#endif
+}
+
 static void
 on_signal(uv_signal_t *h, int signum)
 {
@@ -1817,8 +1834,12 @@ sv_app_run(const struct sv_app_params *p)
 	a->sigint.data = a->sigterm.data = a->sighup.data = a;
 	uv_signal_start(&a->sigint, on_signal, SIGINT);
 	uv_signal_start(&a->sigterm, on_signal, SIGTERM);
-	/* ssh ends its ProxyCommand (--stdio) with SIGHUP: an orderly end too */
-	uv_signal_start(&a->sighup, on_signal, SIGHUP);
+	/* ssh ends its ProxyCommand (--stdio) with SIGHUP: an orderly end too, unless
+	 * we were started with it ignored (nohup) */
+	if (!signal_ignored_at_start(SIGHUP))
+		uv_signal_start(&a->sighup, on_signal, SIGHUP);
+	else
+		log_debug("SIGHUP was ignored at start (nohup): it does not stop us");
 
 	a->started_at = (uint64_t)time(NULL);
 	char control[80];

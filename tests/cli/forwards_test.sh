@@ -8,6 +8,7 @@
 #    4000 and 8000 bytes (IP fragments on the tunnel);
 #  - a bad forward spec is refused with exit 2 and a message;
 #  - SIGHUP (what ssh sends its ProxyCommand) stops in order, exit 0;
+#  - started with SIGHUP ignored (nohup), SIGHUP leaves it running;
 #  - --stdio without any listener: an HTTP request on stdin, the response on stdout,
 #    a ready line "ready ip=..." (no listeners to name),
 #    exit 0 once the server closed; a refused port exits non-zero;
@@ -104,6 +105,20 @@ wait "$HL_PROXY_PID" && rc=0 || rc=$?
 [ "$rc" -eq 0 ] || hl_fail "sevpn-proxy exit status $rc after SIGHUP, expected 0"
 grep -q "shutting down" "$HL_PROXY_LOG" || hl_fail "SIGHUP: no orderly shutdown in the log"
 hl_log "SIGHUP: orderly stop, exit 0"
+# ... unless it was started with SIGHUP ignored (nohup, or a shell's `trap '' HUP`):
+# then it keeps running when its terminal goes away, as nohup means
+LT2=$(hl_free_port)
+trap '' HUP
+hl_proxy_start nohup -v --connect-timeout 5 -L "$LT2:intranet.test:$HTTP_PORT"
+trap - HUP
+kill -HUP "$HL_PROXY_PID"
+sleep 1
+hl_alive "$HL_PROXY_PID" || hl_fail "sevpn-proxy started with SIGHUP ignored (nohup) stopped on SIGHUP"
+grep -q "shutting down" "$HL_PROXY_LOG" && hl_fail "nohup: SIGHUP shut sevpn-proxy down"
+got=$(curl -sS --max-time 20 "http://127.0.0.1:$LT2/small.txt" | sha256sum | cut -d' ' -f1) || true
+[ "$got" = "$WANT" ] || hl_fail "nohup: the forward does not work after SIGHUP"
+hl_proxy_stop
+hl_log "SIGHUP ignored at start (nohup): still running and serving after SIGHUP"
 
 # --- --stdio: no listener needed; the response on stdout; exit 0 when the server closes
 STDIO_ARGS=(--no-config --server "127.0.0.1:$HL_HUB_PORT" --hub DEFAULT --user "$HL_USER"

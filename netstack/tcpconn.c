@@ -231,14 +231,19 @@ reopen_window(struct sv_tcpconn *c, size_t n)
 }
 
 /* The connection is established: it joins the budget with a small window. The SYN
- * offered at most 65535 bytes (unscaled), so INIT_WND shrinks nothing the peer saw. */
+ * offered at most 65535 bytes (unscaled), so INIT_WND shrinks nothing the peer saw.
+ * lwIP's SYN-ACK (an accepted connection) recorded the right edge of its full window,
+ * TCP_WND, although it sent 65535: move that edge back too, or lwIP announces the old
+ * edge ("never shrink") in every ACK and drops what the peer sends beyond w. */
 static void
 window_start(struct sv_tcpconn *c, struct tcp_pcb *pcb)
 {
 	size_t w = sv_rxbudget_open(&budget, &c->rb, TCP_WND_MAX(pcb));
 
-	if (w < pcb->rcv_wnd)
+	if (w < pcb->rcv_wnd) {
 		pcb->rcv_wnd = pcb->rcv_ann_wnd = (tcpwnd_size_t)w;
+		pcb->rcv_ann_right_edge = pcb->rcv_nxt + (u32_t)w;
+	}
 	log_trace("conn %u: receive window %zu KiB, at most %zu KiB", c->id, w / 1024,
 		(size_t)TCP_WND_MAX(pcb) / 1024);
 }

@@ -1,0 +1,257 @@
+/*
+ * netstack/tcpconn.c's receive window on the wire, with lwIP itself and hand-made
+ * frames on a virtual clock (no sockets): a connection accepted by a listener from a
+ * peer that offers window scaling starts with INIT_WND (64 KiB) like one we open, and
+ * the window it announces after data arrives stays within it. lwIP's SYN-ACK records a
+ * right edge of TCP_WND (4 MiB) although it sends 65535 unscaled; a window made
+ * smaller after that must move the recorded edge too, or lwIP keeps announcing 4 MiB
+ * and drops what the peer then sends beyond 64 KiB.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/addr.h"
+#include "core/log.h"
+#include "netstack/stack.h"
+#include "netstack/tcpconn.h"
+#include "netstack/tcplisten.h"
+#include "lwip/ip4_addr.h"
+#include "lwip/netif.h"
+
+/* --- virtual clock (instead of platform/clock.c) ------------------------------------- */
+
+static uint64_t now_ms = 1000000;
+
+uint64_t sv_now_ms(void);
+uint32_t sys_now(void);
+
+uint64_t
+sv_now_ms(void)
+{
+	return now_ms;
+}
+
+uint32_t
+sys_now(void)
+{
+	return (uint32_t)now_ms;
+}
+
+/* --- harness ------------------------------------------------------------------------ */
+
+#define FRAMES 64
+#define LPORT 8080
+#define RPORT 40000
+#define PEER_ISN 1000u
+#define SCALE 7 /* netstack/lwipopts.h TCP_RCV_SCALE */
+
+static const uint8_t MAC[6] = { 0x02, 0x00, 0x5e, 0x10, 0x20, 0x31 };
+static const uint8_t PEER_MAC[6] = { 0x52, 0x55, 10, 77, 0, 1 };
+static const uint8_t PEER[4] = { 10, 77, 0, 1 };
+static const uint8_t ME[4] = { 10, 77, 0, 100 };
+
+static struct {
+	uint8_t f[FRAMES][1600];
+	size_t len[FRAMES];
+	unsigned n;
+	struct sv_tcpconn *accepted;
+} H;
+
+static void
+on_output(void *arg, const uint8_t *frame, size_t len)
+{
+	(void)arg;
+	if (H.n < FRAMES && len <= sizeof H.f[0]) {
+		memcpy(H.f[H.n], frame, len);
+		H.len[H.n++] = len;
+	}
+}
+
+static const struct sv_stack_ops ops = { .output = on_output };
+
+static void
+on_accept(void *arg, struct sv_tcpconn *c)
+{
+	(void)arg;
+	H.accepted = c; /* no set_ops: its data stays queued, unread */
+}
+
+static const struct sv_tcplisten_ops listen_ops = { .on_accept = on_accept };
+
+static void
+pump(void)
+{
+	sv_stack_poll();
+	sv_stack_flush();
+}
+
+static void
+put16(uint8_t *p, unsigned v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void
+put32(uint8_t *p, uint32_t v)
+{
+	put16(p, v >> 16);
+	put16(p + 2, v & 0xffffu);
+}
+
+static uint32_t
+get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint32_t
+sum16(uint32_t s, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i + 1 < n; i += 2)
+		s += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (n & 1)
+		s += (uint32_t)p[n - 1] << 8;
+	return s;
+}
+
+static uint16_t
+fold(uint32_t s)
+{
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+/* ARP reply from the peer to us, so lwIP knows its MAC. */
+static void
+peer_arp(void)
+{
+	uint8_t f[42] = { 0 };
+	memcpy(f, MAC, 6);
+	memcpy(f + 6, PEER_MAC, 6);
+	put16(f + 12, 0x0806);
+	put16(f + 14, 1);
+	put16(f + 16, 0x0800);
+	f[18] = 6;
+	f[19] = 4;
+	put16(f + 20, 2);
+	memcpy(f + 22, PEER_MAC, 6);
+	memcpy(f + 28, PEER, 4);
+	memcpy(f + 32, MAC, 6);
+	memcpy(f + 38, ME, 4);
+	sv_stack_input(f, sizeof f);
+}
+
+/* A TCP segment from the peer: flags, seq, ack, window field, options, n payload bytes. */
+static void
+peer_tcp(uint8_t flags, uint32_t seq, uint32_t ack, const uint8_t *opt, size_t on,
+	size_t n)
+{
+	uint8_t f[1514] = { 0 };
+	size_t thl = 20 + on, tot = 20 + thl + n;
+
+	assert_true(on % 4 == 0 && 14 + tot <= sizeof f);
+	memcpy(f, MAC, 6);
+	memcpy(f + 6, PEER_MAC, 6);
+	put16(f + 12, 0x0800);
+	uint8_t *ip = f + 14, *t = ip + 20;
+	ip[0] = 0x45;
+	put16(ip + 2, (unsigned)tot);
+	ip[8] = 64;
+	ip[9] = 6;
+	memcpy(ip + 12, PEER, 4);
+	memcpy(ip + 16, ME, 4);
+	put16(ip + 10, fold(sum16(0, ip, 20)));
+	put16(t, RPORT);
+	put16(t + 2, LPORT);
+	put32(t + 4, seq);
+	put32(t + 8, ack);
+	t[12] = (uint8_t)(thl / 4 << 4);
+	t[13] = flags;
+	put16(t + 14, 0xffff);
+	if (on > 0)
+		memcpy(t + 20, opt, on);
+	memset(t + thl, 'x', n);
+	uint32_t s = sum16(0, ip + 12, 8) + 6 + (uint32_t)(thl + n);
+	put16(t + 16, fold(sum16(s, t, thl + n)));
+	sv_stack_input(f, 14 + tot);
+}
+
+/* The last TCP segment we sent to the peer, or NULL. */
+static const uint8_t *
+last_tcp_from_us(void)
+{
+	for (unsigned i = H.n; i-- > 0;) {
+		const uint8_t *f = H.f[i];
+		if (H.len[i] >= 14 + 40 && f[12] == 0x08 && f[13] == 0x00 && f[23] == 6)
+			return f + 14 + (size_t)(f[14] & 15) * 4;
+	}
+	return NULL;
+}
+
+static void
+accepted_connection_announces_its_first_window_not_tcp_wnd(void **state)
+{
+	(void)state;
+	struct sv_tcplisten *l = NULL;
+	ip4_addr_t a, m, g;
+	static const uint8_t syn_opts[] = { 2, 4, 0x05, 0xb4, 1, 3, 3, SCALE };
+
+	sv_log_level = SV_LOG_WARN;
+	assert_int_equal(sv_stack_init(MAC, &ops, NULL), 0);
+	sv_stack_start();
+	IP4_ADDR(&a, 10, 77, 0, 100);
+	IP4_ADDR(&m, 255, 255, 255, 0);
+	IP4_ADDR(&g, 10, 77, 0, 1);
+	netif_set_addr(netif_default, &a, &m, &g);
+	assert_int_equal(sv_tcplisten_open(&l, LPORT, 4, &listen_ops, NULL), 0);
+	peer_arp();
+	pump();
+
+	H.n = 0;
+	peer_tcp(0x02, PEER_ISN, 0, syn_opts, sizeof syn_opts, 0); /* SYN, scale 7 */
+	pump();
+	const uint8_t *t = last_tcp_from_us();
+	assert_non_null(t);
+	assert_int_equal(t[13], 0x12); /* SYN-ACK */
+	uint32_t iss = get32(t + 4);
+
+	peer_tcp(0x10, PEER_ISN + 1, iss + 1, NULL, 0, 0); /* ACK: established */
+	pump();
+	assert_non_null(H.accepted);
+
+	/* Two full segments: lwIP acknowledges the second at once, with its window. */
+	H.n = 0;
+	peer_tcp(0x18, PEER_ISN + 1, iss + 1, NULL, 0, 1000);
+	peer_tcp(0x18, PEER_ISN + 1001, iss + 1, NULL, 0, 1000);
+	pump();
+	assert_int_equal(sv_tcpconn_pending(H.accepted), 2000);
+	t = last_tcp_from_us();
+	assert_non_null(t);
+	assert_int_equal(get32(t + 8), PEER_ISN + 2001);
+	unsigned long wnd = (unsigned long)(t[14] << 8 | t[15]) << SCALE;
+	fprintf(stderr, "announced window after 2000 bytes: %lu\n", wnd);
+	assert_true(wnd <= 64u * 1024u - 2000u);
+	assert_true(wnd >= 60u * 1024u);
+
+	sv_tcpconn_abort(H.accepted);
+	sv_tcplisten_close(l);
+	pump();
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(accepted_connection_announces_its_first_window_not_tcp_wnd),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -72,6 +72,7 @@
 
 static struct {
 	bool inited, started, in_output, warned_reentry;
+	unsigned long frames_in; /* frames passed to lwIP so far */
 	struct netif netif;
 	const struct sv_stack_ops *ops;
 	void *arg;
@@ -88,8 +89,7 @@ static struct {
 	struct sv_ackq txq;
 	/* DHCP options lwIP ignores, from the last ACK that carried any (dhcp_opts) */
 	struct {
-		const void *msg; /* the message being parsed, with its xid: a new one resets */
-		uint32_t xid;
+		unsigned long frame; /* S.frames_in when parsed: a new frame (message) resets */
 		char domain[SV_DNS_NAME_MAX];
 		uint8_t search_raw[1024]; /* option 119, concatenated (RFC 3396) */
 		size_t search_len;
@@ -227,8 +227,9 @@ sv_lwip_tcp_isn(const ip_addr_t *local_ip, u16_t local_port, const ip_addr_t *re
  * lwIP 2.1.3 neither requests nor parses the domain name (15), the search list (119,
  * RFC 3397) or the interface MTU (26). The append hook adds them to the parameter
  * request list lwIP has already written; the parse hook sees every option lwIP does not
- * handle itself and keeps these three from ACKs. An ACK is recognised by its msg pointer
- * and xid: the first of our options in a new ACK clears what the previous one left.
+ * handle itself and keeps these three from ACKs. An ACK is recognised by the input frame
+ * that carried it: the first of our options in a new ACK clears what the previous one
+ * left.
  * Known limit: an ACK that carries none of them keeps the previous values.
  *
  * Static routes (121, 249, 33; dhcp_routes.h) are kept the same way and chosen when the
@@ -287,15 +288,18 @@ sv_lwip_dhcp_parse(struct netif *netif, struct dhcp *dhcp, u8_t state,
 		option == SV_DHCP_OPT_MS_CLASSLESS_ROUTES || option == SV_DHCP_OPT_STATIC_ROUTES;
 
 	(void)dhcp;
+	(void)msg;
 	(void)state;
 	if (msg_type != DHCP_ACK ||
 		(!route && option != DHCP_OPTION_MTU && option != 15 && option != 119))
 		return;
 	if (pbuf_copy_partial(p, v, len, offset) != len)
 		return;
-	if (S.dopt.msg != msg || S.dopt.xid != msg->xid) {
-		S.dopt.msg = msg;
-		S.dopt.xid = msg->xid;
+	/* One frame carries one message (lwIP reassembles fragments inside it). Not the
+	 * message's address and xid: a repeated ACK (same xid) often lands in the memory
+	 * the last one just freed, and its options would be appended to the last ones. */
+	if (S.dopt.frame != S.frames_in) {
+		S.dopt.frame = S.frames_in;
 		S.dopt.domain[0] = '\0';
 		S.dopt.search_len = 0;
 		S.dopt.mtu = 0;
@@ -938,6 +942,7 @@ sv_stack_input(const uint8_t *frame, size_t len)
 		return;
 	}
 	acd_check(frame, len);
+	S.frames_in++;
 	struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_POOL);
 	if (p == NULL)
 		return;

@@ -270,6 +270,22 @@ ack_routes_reach_the_lease_and_121_is_requested_first(void **state)
 	assert_null(strstr(once + 1, "dhcp: route 10.99.0.0/16")); /* not on every event */
 	assert_non_null(strstr(H.log, "dhcp: route 10.0.0.0/8 on the link (option 121)"));
 	assert_null(strstr(H.log, "10.50.0.0"));
+
+	/* The server answers the same REQUEST twice (same xid), now with one route and a
+	 * search list: each ACK's options replace the last ones, never add to them. */
+	static const uint8_t ack2[] = {
+		BASE_OPTS(5),
+		121, 7, 16, 10, 98, 10, 77, 0, 1,
+		119, 8, 6, 's', 'e', 'a', 'r', 'c', 'h', 0,
+	};
+	server_reply(xid, ack2, sizeof ack2);
+	server_reply(xid, ack2, sizeof ack2);
+	advance(1000);
+	assert_true(sv_stack_lease(&l));
+	assert_int_equal(l.n_routes, 1);
+	assert_int_equal(l.n_search, 1);
+	/* appended, 121 would have held the route twice */
+	assert_null(strstr(H.log, "a route to the same network came first"));
 	sv_log_set_sink(stderr);
 	sv_stack_stop();
 }

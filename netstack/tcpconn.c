@@ -712,10 +712,19 @@ trim_time_wait(void)
 	p->next = NULL;
 	while (rest != NULL) {
 		struct tcp_pcb *next = rest->next;
-		/* what tcp_abort() does for TIME_WAIT (it would search the list again) */
-		tcp_free(rest);
+		if (rest->callback_arg != NULL) {
+			/* still ours: lwIP moved it to TIME_WAIT with data it could not hand
+			 * us (on_recv refused it), so a conn may still point at it; it goes
+			 * when lwIP expires it, after the conn has let go */
+			p->next = rest;
+			p = rest;
+			p->next = NULL;
+		} else {
+			/* what tcp_abort() does for TIME_WAIT (it would search the list again) */
+			tcp_free(rest);
+			n++;
+		}
 		rest = next;
-		n++;
 	}
 	log_debug("freed %u TIME_WAIT connections beyond %u", n, TIME_WAIT_MAX);
 }

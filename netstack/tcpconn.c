@@ -41,6 +41,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "netstack/internal.h"
+#include "netstack/ports.h"
 #include "netstack/rxbudget.h"
 #include "netstack/tcpconn.h"
 #include "netstack/tcpconn_internal.h"
@@ -762,6 +763,10 @@ sv_tcpconn_connect(struct sv_tcpconn **out, const struct sv_ip *dst, uint16_t po
 	attach(c, pcb);
 
 	trim_time_wait();
+	/* Our port instead of tcp_new_port()'s walk over all pcbs (netstack/ports.h). Set
+	 * without tcp_bind: tcp_connect takes a pcb's local port as it is (no SOF_REUSEADDR:
+	 * no check), and the pcb is on the active list, under this port, once it returns. */
+	pcb->local_port = sv_ports_pick();
 	err_t e = tcp_connect(pcb, &ip, port, on_connected);
 	if (e != ERR_OK) {
 		detach(c);

@@ -28,6 +28,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "netstack/internal.h"
+#include "netstack/ports.h"
 #include "netstack/tcpconn_internal.h"
 #include "netstack/tcplisten.h"
 
@@ -171,6 +172,7 @@ sv_tcplisten_open(struct sv_tcplisten **out, uint16_t port, unsigned backlog,
 	l->id = next_id++;
 	l->cap = backlog;
 	l->port = lpcb->local_port;
+	sv_ports_mark(l->port);
 	tcp_arg(lpcb, l);
 	tcp_accept(lpcb, on_accept);
 	log_debug("listen %u: port %u, backlog %u", l->id, (unsigned)l->port, backlog);

@@ -63,6 +63,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <uv.h>
 
 #include "core/err.h"
@@ -808,6 +812,14 @@ maybe_shutdown_client(struct sv_conn *c)
 		conn_close(c);
 		return;
 	}
+	if (c->tunnel_shut) {
+		/* The client finished first (its EOF was read, so nothing is left unread and
+		 * close sends FIN, not RST) and everything is written: close() ends both
+		 * directions at once, without a shutdown() call first. */
+		log_debug("conn %u: both directions finished", c->id);
+		conn_close(c);
+		return;
+	}
 	if ((e = uv_shutdown(&c->sreq, &c->io.s, on_client_shutdown)) != 0) {
 		log_debug_r(e, "conn %u: shutdown to client", c->id);
 		conn_close(c);
@@ -1275,7 +1287,11 @@ sv_conn_connect(struct sv_conn *c, const struct sv_conn_target *t)
 {
 	if (c->state != CONN_HANDSHAKE)
 		return;
-	stop_reading(c); /* until the relay starts; later bytes stay in the socket */
+	/* Reading goes on while connecting: bytes the client sends meanwhile join the
+	 * optimistic data in hs (on_read then stops). Stopping and restarting would cost
+	 * two epoll_ctl calls per connection. */
+	if (c->hs_len >= c->hs_cap)
+		stop_reading(c);
 	c->dst = *t;
 	if (t->host != NULL) {
 		snprintf(c->host, sizeof c->host, "%s", t->host);
@@ -1696,8 +1712,10 @@ keep_leftover(struct sv_conn *c)
 static void
 on_client_read_error(struct sv_conn *c, ssize_t nread)
 {
-	if (nread == UV_EOF && c->state == CONN_RELAY) {
-		/* libuv stopped reading on EOF */
+	if (nread == UV_EOF && (c->state == CONN_RELAY || c->state == CONN_RESOLVING ||
+		c->state == CONN_CONNECTING)) {
+		/* libuv stopped reading on EOF. Before the relay, relay_client_data passes
+		 * it on once the optimistic data is sent. */
 		c->reading = false;
 		c->client_eof = true;
 		if (c->pend_len == 0)
@@ -1740,6 +1758,12 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	c->hs_len += (size_t)nread;
+	if (c->state != CONN_HANDSHAKE) {
+		/* resolving or connecting: optimistic data, read once; the rest waits in the
+		 * socket until the relay starts */
+		stop_reading(c);
+		return;
+	}
 	handshake(c);
 }
 
@@ -1831,6 +1855,26 @@ sv_conn_accept(uv_stream_t *server, bool pipe, const struct sv_frontend_ops *fe,
 	return sv_conn_accept_data(server, pipe, fe, NULL, cfg, listener);
 }
 
+/* Sets TCP_NODELAY on an accepted client unless it came with it from the listener
+ * (listener.c sets it there; Linux passes it on, others may not): asked once, with
+ * getsockopt on the first client, which saves a setsockopt per connection after. */
+static void
+set_nodelay(struct sv_conn *c)
+{
+	static int inherited = -1; /* not known yet */
+	uv_os_fd_t fd;
+	int v = 0;
+	socklen_t len = sizeof v;
+
+	if (inherited < 0 && uv_fileno(&c->io.h, &fd) == 0) {
+		inherited = getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &len) == 0 && v != 0;
+		log_debug("conn %u: TCP_NODELAY %s from the listener", c->id,
+			inherited ? "comes" : "does not come");
+	}
+	if (inherited != 1)
+		uv_tcp_nodelay(&c->io.tcp, 1);
+}
+
 /* see conn.h */
 int
 sv_conn_accept_data(uv_stream_t *server, bool pipe, const struct sv_frontend_ops *fe,
@@ -1863,7 +1907,7 @@ sv_conn_accept_data(uv_stream_t *server, bool pipe, const struct sv_frontend_ops
 		snprintf(c->peer, sizeof c->peer, "unix");
 		snprintf(c->peer_key, sizeof c->peer_key, "unix:%s", listener);
 	} else {
-		uv_tcp_nodelay(&c->io.tcp, 1);
+		set_nodelay(c);
 		if (uv_tcp_getpeername(&c->io.tcp, (struct sockaddr *)&ss, &len) == 0) {
 			format_sockaddr(&ss, c->peer, sizeof c->peer);
 			format_peer_key(&ss, c->peer_key, sizeof c->peer_key);

@@ -296,7 +296,10 @@ listen_tcp(struct listener *l, const char *addr)
 
 	if ((e = parse_listen_addr(addr, &ss)) != 0)
 		return e;
+	/* TCP_NODELAY on the listener: Linux passes it on to accepted sockets, which then
+	 * need no setsockopt each (sv_conn_accept_data checks once). */
 	if ((e = uv_tcp_bind(&l->io.tcp, (const struct sockaddr *)&ss, 0)) != 0 ||
+		(e = uv_tcp_nodelay(&l->io.tcp, 1)) != 0 ||
 		(e = uv_listen(&l->io.s, LISTEN_BACKLOG, on_connection)) != 0 ||
 		(e = uv_tcp_getsockname(&l->io.tcp, (struct sockaddr *)&ss, &len)) != 0)
 		return e;

@@ -14,6 +14,7 @@
 #    which may reuse the origin connection);
 #  - a Unix socket listener (mode 0600; python3 speaks SOCKS5 over it), a stale socket
 #    file replaced, a live one refused;
+#  - SOCKS5 data and EOF sent right after the request, before the reply, are relayed;
 #  - --idle-timeout closes a relayed connection without traffic; --max-clients closes
 #    the client past the limit at once; both logged;
 #  - a listener on a non-loopback address refused without credentials (exit 2 and a
@@ -235,6 +236,35 @@ hl_proxy_start authfile --connect-timeout 5 --proxy-user "$USERNAME" --proxy-pas
 get "SOCKS5 with the password from a file" --proxy "socks5h://$USERNAME:$PW_URL@$HL_SOCKS" "$NAME_URL"
 hl_proxy_stop
 hl_log "--proxy-password-file ok"
+
+# --- a SOCKS5 client that sends its data and its EOF right after the request, before
+# the reply (read while the proxy connects): the data goes first, then the EOF
+hl_proxy_start early --connect-timeout 5
+"$HL_PY" - "$HL_SOCKS" "${HL_URL#http://}" "$WANT" >"$HL_W/early.out" 2>"$HL_W/early-py.log" <<'PY'
+import hashlib, socket, struct, sys
+(sh, sp), hostport, want = sys.argv[1].rsplit(":", 1), sys.argv[2], sys.argv[3]
+host, port = hostport.rsplit(":", 1)
+s = socket.create_connection((sh, int(sp)), timeout=10)
+s.sendall(b"\x05\x01\x00")
+assert s.recv(2) == b"\x05\x00"
+get = ("GET /small.txt HTTP/1.0\r\nHost: %s\r\n\r\n" % hostport).encode()
+s.sendall(b"\x05\x01\x00\x03" + bytes([len(host)]) + host.encode() +
+          struct.pack(">H", int(port)) + get)
+s.shutdown(socket.SHUT_WR)
+got = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    got += b
+assert got[:2] == b"\x05\x00", got[:10]
+body = got[10:].split(b"\r\n\r\n", 1)[1]
+assert hashlib.sha256(body).hexdigest() == want, "the page did not arrive"
+print("ok")
+PY
+grep -q '^ok' "$HL_W/early.out" || hl_fail "data and EOF before the SOCKS5 reply: $(cat "$HL_W/early-py.log")"
+hl_proxy_stop
+hl_log "SOCKS5: data and EOF sent before the reply are relayed in order"
 
 # --- limits: --max-clients (the one past it is closed at once, with a log line) and
 # --idle-timeout (a relayed connection with no traffic is closed)

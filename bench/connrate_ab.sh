@@ -5,7 +5,8 @@
 # round), sequential (-c 1, N) and 16 threads (-c 16, 2N); then a long run of LONG
 # connections in 16 threads through each, reported per chunk of 2,000, to show what
 # happens past lwIP's 16,383 ephemeral ports held in TIME_WAIT. Client CPU per
-# connection from /proc/PID/stat. Target: connbench.py hold on 127.0.0.1, reached as
+# connection from /proc/PID/task/*/schedstat (ns; 10 ms ticks of /proc/PID/stat if
+# absent). Target: connbench.py hold on 127.0.0.1, reached as
 # 10.77.0.1 through the hub.
 # usage: [ROUNDS=3] [N=1000] [LONG=20000] connrate_ab.sh SEVPN_TESTHUB PROXY_A PROXY_B [PROXY_C...]
 #   defaults: 3 rounds, N=1000, LONG=20000. Prints one TSV line per measurement:
@@ -46,7 +47,15 @@ for ((i = 0; i < ${#BINS[@]}; i++)); do
 	hl_log "$c=${BINS[i]}"
 done
 
-ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# CPU time of all the client's threads: nanoseconds on the CPU from
+# /proc/PID/task/*/schedstat (TCK=1e9), or 10 ms ticks from /proc/PID/stat where the
+# kernel has no schedstat.
+if [ -r "/proc/self/schedstat" ]; then
+	TCK=1000000000
+	ticks() { cat /proc/"$1"/task/*/schedstat | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
+else
+	ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+fi
 
 # measure CLIENT TEST ROUND N CONC
 measure() {

@@ -8,7 +8,8 @@
  * port from sv_ports_pick (marked), listeners (netstack/tcplisten.c) mark theirs,
  * accepted pcbs share their listener's port, and nothing else in the client binds TCP
  * ports. Bits are cleared only by rebuild(), so a freed port merely waits for the next
- * pass. As a second line, each candidate is also checked against the (short) listening
+ * pass (and ports keep coming in turn, which the TIME_WAIT cap in tcpconn.c relies on).
+ * As a second line, each candidate is also checked against the (short) listening
  * and bound lists. lwIP's own checks stay as they were for everyone else: tcp_bind and
  * tcp_new_port still walk all lists, which hold our pcbs under their ports.
  */

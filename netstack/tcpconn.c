@@ -47,9 +47,11 @@
 #include "netstack/tcpconn_internal.h"
 
 #define CONNECT_TIMEOUT_DEFAULT_MS 10000u
-/* TIME_WAIT PCBs kept at most, checked every TIME_WAIT_CHECK connects (trim_time_wait) */
+/* TIME_WAIT PCBs kept at most, checked every TIME_WAIT_CHECK connects (trim_time_wait:
+ * each check walks TIME_WAIT_MAX PCBs; in between the list may grow by TIME_WAIT_CHECK,
+ * which only tcp_input's walk for segments of no active connection sees) */
 #define TIME_WAIT_MAX 1024u
-#define TIME_WAIT_CHECK 64u
+#define TIME_WAIT_CHECK 256u
 #define POLL_INTERVAL 1 /* lwIP coarse timer ticks (500 ms) */
 /* Queue entries per connection: bounds the pbuf overhead of tiny segments. When full, the
  * recv callback refuses data and lwIP redelivers it later. */

@@ -33,7 +33,8 @@
  *   starts, pend is first the front-end's send_first bytes, then the handshake bytes the
  *   client sent after its request (optimistic data), then what is read; client bytes
  *   pass the front-end's up_filter, and once it cut the stream (up_dropping) the rest
- *   is read and dropped.
+ *   is read and dropped. While resolving and connecting the client is still read, once,
+ *   into hs (optimistic data; an EOF then is kept as client_eof and passed on after it).
  * - Tunnel -> client: bytes stay in the tcpconn until written, so the lwIP window is the
  *   back-pressure.
  * - After the tcpconn reports on_error (tc_dead) nothing but sv_tcpconn_close touches it:

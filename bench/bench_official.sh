@@ -16,7 +16,10 @@
 # an IPv4 literal URL (no DNS in the timed path). MB/s = 10^6 bytes per second of
 # curl's total time. CPU = utime+stime of the client process (all threads) across the
 # download, from /proc/PID/stat; the vpnserver worker's CPU is shown for context, and so
-# is the client->server traffic (packets and bytes sent on the client namespace's link).
+# is the client->server traffic (packets and bytes sent on the client namespace's link),
+# and the losses: segments the LAN web server retransmitted and its retransmission
+# timeouts (nstat in the LAN namespace), and frames the server's local bridge lost on its
+# packet socket (ss -0 -m in the server namespace, drop counter d).
 # Prints a markdown table on stdout; progress on stderr.
 # shellcheck source=../tests/integration/lib.sh
 . "$(dirname "$0")/../tests/integration/lib.sh"
@@ -54,10 +57,20 @@ sv_log "niceness: vpnclient $VCL_NICE, sevpn-proxy ${PROXY_NICE:-n/a}, vpnserver
 # Client->server traffic on the client namespace's link (both clients share it; the idle
 # one only sends keep-alives): how chatty the upstream (ACKs, records) is.
 tx_stat() { ip netns exec "$SV_NS_CLI" cat "/sys/class/net/$SV_IF_CLI/statistics/tx_$1"; }
+# "retransmitted-segments timeouts bridge-drops" so far
+loss_stat() {
+	local n d
+	n=$(ip netns exec "$SV_NS_LAN" nstat -asz TcpRetransSegs TcpExtTCPTimeouts |
+		awk '$1 == "TcpRetransSegs" { r = $2 } $1 == "TcpExtTCPTimeouts" { t = $2 } END { print r + 0, t + 0 }')
+	d=$(ip netns exec "$SV_NS_SRV" ss -0 -a -n -m | grep -o ',d[0-9]*)' | tr -dc '0-9\n' |
+		awk '{ s += $1 } END { print s + 0 }')
+	echo "$n $d"
+}
 
-# one_run KIND: prints "MBps client_cpu_s server_cpu_s upstream_pkts upstream_bytes"
+# one_run KIND: prints "MBps client_cpu_s server_cpu_s upstream_pkts upstream_bytes
+# retransmitted_segments timeouts bridge_drops"
 one_run() {
-	local kind=$1 pid c0 c1 s0 s1 p0 p1 b0 b1 out size secs
+	local kind=$1 pid c0 c1 s0 s1 p0 p1 b0 b1 l0 l1 out size secs
 	local args=(-o /dev/null -w '%{size_download} %{time_total}')
 	if [ "$kind" = official ]; then
 		pid=$SV_VCL_WORKER
@@ -69,16 +82,20 @@ one_run() {
 	s0=$(sv_cpu_ticks "$SRV_WORKER")
 	p0=$(tx_stat packets)
 	b0=$(tx_stat bytes)
+	l0=$(loss_stat)
 	out=$(SV_CURL_TIMEOUT=900 sv_curl "${args[@]}" "$URL") || sv_fail "$kind: curl failed"
 	c1=$(sv_cpu_ticks "$pid")
 	s1=$(sv_cpu_ticks "$SRV_WORKER")
 	p1=$(tx_stat packets)
 	b1=$(tx_stat bytes)
+	l1=$(loss_stat)
 	read -r size secs <<<"$out"
 	[ "$size" -eq "$BYTES" ] || sv_fail "$kind: downloaded $size bytes, expected $BYTES"
 	awk -v b="$size" -v t="$secs" -v c="$((c1 - c0))" -v s="$((s1 - s0))" -v k="$TCK" \
-		-v p="$((p1 - p0))" -v u="$((b1 - b0))" \
-		'BEGIN { printf "%.1f %.2f %.2f %d %d\n", b / t / 1e6, c / k, s / k, p, u }'
+		-v p="$((p1 - p0))" -v u="$((b1 - b0))" -v l0="$l0" -v l1="$l1" \
+		'BEGIN { split(l0, x, " "); split(l1, y, " ")
+			printf "%.1f %.2f %.2f %d %d %d %d %d\n", b / t / 1e6, c / k, s / k, p, u,
+				y[1] - x[1], y[2] - x[2], y[3] - x[3] }'
 }
 
 declare -A RES
@@ -87,14 +104,14 @@ for ((i = 1; i <= RUNS; i++)); do
 		[ "$kind" = sevpn ] && [ -z "$PROXY" ] && continue
 		r=$(one_run "$kind")
 		RES[$kind]+="$r"$'\n'
-		sv_log "run $i $kind: $r (MB/s, client CPU s, server CPU s, upstream packets, bytes)"
+		sv_log "run $i $kind: $r (MB/s, client CPU s, server CPU s, upstream packets, bytes, LAN retransmits, timeouts, bridge drops)"
 	done
 done
 
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 col() { printf '%s' "${RES[$1]}" | awk -v c="$2" 'NF { print $c }'; }
 row() { # KIND LABEL NICE
-	local mbps cpu srv lo hi pk up
+	local mbps cpu srv lo hi pk up rt to dr
 	mbps=$(col "$1" 1 | median)
 	lo=$(col "$1" 1 | sort -g | head -n1)
 	hi=$(col "$1" 1 | sort -g | tail -n1)
@@ -102,10 +119,15 @@ row() { # KIND LABEL NICE
 	srv=$(col "$1" 3 | median)
 	pk=$(col "$1" 4 | median)
 	up=$(col "$1" 5 | median)
-	printf '| %s | %s | %s | %s–%s | %s | %s | %s | %s | %s |\n' "$2" "$RUNS" "$mbps" "$lo" "$hi" "$cpu" \
+	rt=$(col "$1" 6 | median)
+	to=$(col "$1" 7 | median)
+	dr=$(col "$1" 8 | median)
+	printf '| %s | %s | %s | %s–%s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$2" "$RUNS" "$mbps" "$lo" "$hi" "$cpu" \
 		"$(awk -v c="$cpu" -v m="$MIB" 'BEGIN { printf "%.2f", c * 1024 / m }')" "$srv" \
 		"$(awk -v p="$pk" -v m="$MIB" 'BEGIN { printf "%.0f", p / m }')" \
-		"$(awk -v u="$up" -v m="$MIB" 'BEGIN { printf "%.1f", u / m / 1024 }')"
+		"$(awk -v u="$up" -v m="$MIB" 'BEGIN { printf "%.1f", u / m / 1024 }')" \
+		"$(awk -v r="$rt" -v m="$MIB" 'BEGIN { printf "%.0f", r / m }')" "$to" \
+		"$(awk -v d="$dr" -v m="$MIB" 'BEGIN { printf "%.0f", d / m }')"
 }
 
 echo
@@ -115,8 +137,8 @@ echo "load average before: $LOAD0 (the machine is shared; numbers are noisy)."
 echo "server: Debian softether-vpnserver $(dpkg-query -W -f='${Version}' softether-vpnserver 2>/dev/null);" \
 	"niceness: vpnclient $VCL_NICE, sevpn-proxy ${PROXY_NICE:-n/a}, vpnserver $(nice_of "$SRV_WORKER")."
 echo
-echo "| client | runs | median MB/s | min–max MB/s | client CPU s (median) | client CPU s per GiB | vpnserver CPU s (median) | upstream packets per MiB | upstream KiB per MiB |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| client | runs | median MB/s | min–max MB/s | client CPU s (median) | client CPU s per GiB | vpnserver CPU s (median) | upstream packets per MiB | upstream KiB per MiB | LAN retransmits per MiB | LAN timeouts (median) | bridge drops per MiB |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 row official "official vpnclient (TAP, kernel TCP)"
 [ -n "$PROXY" ] && row sevpn "sevpn-proxy (SOCKS5, lwIP)"
 if [ -n "$PROXY" ]; then

@@ -5,7 +5,8 @@
  * Sizing (see docs/dependencies.md 1.3-1.5):
  *  - Memory comes from malloc (MEM_LIBC_MALLOC, MEMP_MEM_MALLOC): no fixed pools, so the
  *    MEMP_NUM_* counts do not limit connections. Bounds are set where lwIP keeps static
- *    tables (DNS, ARP, ND6) and on the out-of-order queue (at most the window).
+ *    tables (DNS, ARP, ND6) and on the out-of-order queue (at most the window, and one
+ *    pbuf per KiB of it).
  *  - Receive window 4 MB (window scaling, shift 7); it costs memory only while a local
  *    reader is slow, and tcpconn.c reopens it as data drains (tcp_recved).
  *  - Send buffer 512 KB: tcp_output/tcp_write walk the whole unsent/unacked lists, so a
@@ -129,16 +130,22 @@
 #define TCP_SNDQUEUELOWAT LWIP_MAX(((TCP_SND_QUEUELEN) / 2), 5)
 #define TCP_OVERSIZE TCP_MSS
 #define TCP_QUEUE_OOSEQ 1
-/* Out-of-order data: lwIP trims segments to the receive window, so it never holds more
- * than the connection's window, which the receive budget (rxbudget.h) has granted. The
- * byte limit must not be lower: beyond it lwIP drops queued segments it has already
- * SACKed, the sender must then wait for its retransmission timeout (SACK reneging; on
- * the real server, with ~7% of frames lost at its bridge, several 200+ ms stalls per
- * 512 MiB with a 1 MiB limit, none with this one: bench/RESULTS.md). The pbuf limit
- * bounds the per-segment overhead of small segments (one pbuf per frame from stack.c;
- * full-sized segments reach the byte limit first). */
+/* Out-of-order data: lwIP keeps it inside the receive window (a segment must start in
+ * it, and only the one it ends with may overrun it), so its payload stays within the
+ * window the receive budget (rxbudget.h) has granted. The byte limit must not be lower:
+ * beyond it lwIP drops queued segments it has already SACKed, the sender must then wait
+ * for its retransmission timeout (SACK reneging; on the real server, with ~7% of frames
+ * lost at its bridge, several 200+ ms stalls per 512 MiB with a 1 MiB limit, none with
+ * this one: bench/RESULTS.md). Memory is one ~1.5 KiB pool pbuf per frame whatever its
+ * payload (stack.c), so the pbuf count follows the pcb's window too: one per KiB of it
+ * (full-sized segments of a window always fit) plus a few for the segment that
+ * overruns, not a fixed 4,096 (6 MiB of tiny segments in a 64 KiB window, per
+ * connection, outside the budget). */
 #define TCP_OOSEQ_MAX_BYTES TCP_WND
-#define TCP_OOSEQ_MAX_PBUFS ((TCP_WND) / 1024u)
+#define SV_OOSEQ_BYTES_PER_PBUF 1024u
+#define SV_OOSEQ_PBUFS_SLACK 4u
+#define TCP_OOSEQ_PBUFS_LIMIT(pcb) \
+	((u16_t)((pcb)->rcv_wnd / SV_OOSEQ_BYTES_PER_PBUF + SV_OOSEQ_PBUFS_SLACK))
 #define LWIP_TCP_SACK_OUT 1
 #define LWIP_TCP_MAX_SACK_NUM 4
 /* Listeners (netstack/tcplisten.c): the backlog counts half-open connections and those

@@ -73,8 +73,8 @@ _Static_assert(INIT_WND >= 0xFFFFu && INIT_WND % (1u << TCP_RCV_SCALE) == 0 &&
 	"INIT_WND must cover the SYN's window and be a multiple of the window scale");
 /* Windows grow up to TCP_WND; lwIP must never drop out-of-order data inside the window it
  * granted (it would renege on SACKs, and the sender would wait for its timeout). */
-_Static_assert(TCP_OOSEQ_MAX_BYTES >= TCP_WND &&
-		(size_t)TCP_OOSEQ_MAX_PBUFS * TCP_MSS >= TCP_WND,
+_Static_assert(TCP_OOSEQ_MAX_BYTES >= TCP_WND && TCP_MSS >= SV_OOSEQ_BYTES_PER_PBUF &&
+		TCP_WND / SV_OOSEQ_BYTES_PER_PBUF + SV_OOSEQ_PBUFS_SLACK <= 0xFFFFu,
 	"the out-of-order limits must cover the largest receive window");
 
 enum conn_state { CONN_CONNECTING, CONN_OPEN, CONN_DEAD };

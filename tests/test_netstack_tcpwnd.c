@@ -6,9 +6,14 @@
  * right edge of TCP_WND (4 MiB) although it sends 65535 unscaled; a window made
  * smaller after that must move the recorded edge too, or lwIP keeps announcing 4 MiB
  * and drops what the peer then sends beyond 64 KiB.
+ *
+ * Out-of-order data is held in lwIP's ooseq queue, one ~1.5 KiB pool pbuf per frame
+ * whatever its payload: tiny segments must not hold far more memory than the window
+ * the receive budget granted, and full-sized ones must fill it without drops.
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +29,9 @@
 #include "netstack/tcplisten.h"
 #include "lwip/ip4_addr.h"
 #include "lwip/netif.h"
+#include "lwip/pbuf.h"
+#include "lwip/priv/tcp_priv.h" /* tcp_active_pcbs */
+#include "lwip/tcp.h"
 
 /* --- virtual clock (instead of platform/clock.c) ------------------------------------- */
 
@@ -61,6 +69,7 @@ static struct {
 	uint8_t f[FRAMES][1600];
 	size_t len[FRAMES];
 	unsigned n;
+	unsigned rport, lport; /* the peer's and our port (RPORT, LPORT unless set) */
 	struct sv_tcpconn *accepted;
 } H;
 
@@ -170,8 +179,8 @@ peer_tcp(uint8_t flags, uint32_t seq, uint32_t ack, const uint8_t *opt, size_t o
 	memcpy(ip + 12, PEER, 4);
 	memcpy(ip + 16, ME, 4);
 	put16(ip + 10, fold(sum16(0, ip, 20)));
-	put16(t, RPORT);
-	put16(t + 2, LPORT);
+	put16(t, H.rport ? H.rport : RPORT);
+	put16(t + 2, H.lport ? H.lport : LPORT);
 	put32(t + 4, seq);
 	put32(t + 8, ack);
 	t[12] = (uint8_t)(thl / 4 << 4);
@@ -197,14 +206,16 @@ last_tcp_from_us(void)
 	return NULL;
 }
 
+/* The stack, once for all tests: up, addressed, the peer's MAC known. */
 static void
-accepted_connection_announces_its_first_window_not_tcp_wnd(void **state)
+stack_up(void)
 {
-	(void)state;
-	struct sv_tcplisten *l = NULL;
+	static bool up;
 	ip4_addr_t a, m, g;
-	static const uint8_t syn_opts[] = { 2, 4, 0x05, 0xb4, 1, 3, 3, SCALE };
 
+	if (up)
+		return;
+	up = true;
 	sv_log_level = SV_LOG_WARN;
 	assert_int_equal(sv_stack_init(MAC, &ops, NULL), 0);
 	sv_stack_start();
@@ -212,9 +223,60 @@ accepted_connection_announces_its_first_window_not_tcp_wnd(void **state)
 	IP4_ADDR(&m, 255, 255, 255, 0);
 	IP4_ADDR(&g, 10, 77, 0, 1);
 	netif_set_addr(netif_default, &a, &m, &g);
-	assert_int_equal(sv_tcplisten_open(&l, LPORT, 4, &listen_ops, NULL), 0);
 	peer_arp();
 	pump();
+}
+
+/* Accepts a connection from the peer's port rport to our lport (window scale 7), from
+ * a new listener in *l; returns our ISS. Each test uses its own ports: a failed one
+ * leaves its listener open. */
+static uint32_t
+accept_from(struct sv_tcplisten **l, unsigned lport, unsigned rport)
+{
+	static const uint8_t syn_opts[] = { 2, 4, 0x05, 0xb4, 1, 3, 3, SCALE };
+
+	assert_int_equal(sv_tcplisten_open(l, (uint16_t)lport, 4, &listen_ops, NULL), 0);
+	H.lport = lport;
+	H.rport = rport;
+	H.accepted = NULL;
+	H.n = 0;
+	peer_tcp(0x02, PEER_ISN, 0, syn_opts, sizeof syn_opts, 0);
+	pump();
+	const uint8_t *t = last_tcp_from_us();
+	assert_non_null(t);
+	assert_int_equal(t[13], 0x12); /* SYN-ACK */
+	uint32_t iss = get32(t + 4);
+	peer_tcp(0x10, PEER_ISN + 1, iss + 1, NULL, 0, 0);
+	pump();
+	assert_non_null(H.accepted);
+	return iss;
+}
+
+/* Pbufs in the out-of-order queue of the pcb talking to the peer's port rport. */
+static unsigned
+ooseq_pbufs(unsigned rport)
+{
+	for (struct tcp_pcb *p = tcp_active_pcbs; p != NULL; p = p->next) {
+		if (p->remote_port != rport)
+			continue;
+		unsigned n = 0;
+		for (struct tcp_seg *s = p->ooseq; s != NULL; s = s->next)
+			n += pbuf_clen(s->p);
+		return n;
+	}
+	fail_msg("no pcb from port %u", rport);
+	return 0;
+}
+
+static void
+accepted_connection_announces_its_first_window_not_tcp_wnd(void **state)
+{
+	(void)state;
+	struct sv_tcplisten *l = NULL;
+	static const uint8_t syn_opts[] = { 2, 4, 0x05, 0xb4, 1, 3, 3, SCALE };
+
+	stack_up();
+	assert_int_equal(sv_tcplisten_open(&l, LPORT, 4, &listen_ops, NULL), 0);
 
 	H.n = 0;
 	peer_tcp(0x02, PEER_ISN, 0, syn_opts, sizeof syn_opts, 0); /* SYN, scale 7 */
@@ -247,11 +309,64 @@ accepted_connection_announces_its_first_window_not_tcp_wnd(void **state)
 	pump();
 }
 
+static void
+tiny_out_of_order_segments_hold_memory_in_proportion_to_the_window(void **state)
+{
+	(void)state;
+	struct sv_tcplisten *l = NULL;
+	const unsigned rport = RPORT + 1;
+
+	stack_up();
+	uint32_t iss = accept_from(&l, LPORT + 1, rport);
+
+	/* 1-byte segments with a gap before each, all inside the first 64 KiB window: one
+	 * pool pbuf (~1.5 KiB) each, so 2,000 of them would hold ~3 MiB for 2,000 bytes. */
+	for (uint32_t k = 0; k < 2000; k++)
+		peer_tcp(0x10, PEER_ISN + 1 + 2 + 2 * k, iss + 1, NULL, 0, 1);
+	pump();
+	unsigned n = ooseq_pbufs(rport);
+	size_t held = (size_t)n * PBUF_POOL_BUFSIZE;
+	fprintf(stderr, "out-of-order pbufs after 2000 tiny segments: %u (%zu bytes)\n", n,
+		held);
+	assert_true(n > 0);
+	assert_true(held <= 2u * 64u * 1024u);
+
+	sv_tcpconn_abort(H.accepted);
+	sv_tcplisten_close(l);
+	pump();
+}
+
+static void
+full_out_of_order_segments_fill_the_window_without_drops(void **state)
+{
+	(void)state;
+	struct sv_tcplisten *l = NULL;
+	const unsigned rport = RPORT + 2;
+
+	stack_up();
+	uint32_t iss = accept_from(&l, LPORT + 2, rport);
+
+	/* A lost first segment, then 43 full ones: 44 x 1460 = 64,240 bytes <= 64 KiB. */
+	for (uint32_t k = 1; k <= 43; k++)
+		peer_tcp(0x10, PEER_ISN + 1 + 1460 * k, iss + 1, NULL, 0, 1460);
+	pump();
+	assert_int_equal(ooseq_pbufs(rport), 43);
+	peer_tcp(0x18, PEER_ISN + 1, iss + 1, NULL, 0, 1460); /* the hole is filled */
+	pump();
+	assert_int_equal(sv_tcpconn_pending(H.accepted), 44 * 1460);
+
+	sv_tcpconn_abort(H.accepted);
+	sv_tcplisten_close(l);
+	pump();
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(accepted_connection_announces_its_first_window_not_tcp_wnd),
+		cmocka_unit_test(tiny_out_of_order_segments_hold_memory_in_proportion_to_the_window),
+		cmocka_unit_test(full_out_of_order_segments_fill_the_window_without_drops),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -536,11 +536,13 @@ sv_check_no_caps() {
 	st=$(cat "/proc/$pid/status") || sv_fail "no /proc/$pid/status"
 	printf '%s\n' "$st" | grep -E '^(Uid|Gid|Groups|Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs):' |
 		sed 's/^/    /' >&2
-	printf '%s\n' "$st" | grep -qE "^Uid:[[:space:]]+${SV_RUN_UID}[[:space:]]+${SV_RUN_UID}[[:space:]]+${SV_RUN_UID}[[:space:]]+${SV_RUN_UID}\$" ||
+	# here-strings, not printf | grep -q: under pipefail grep -q's early exit can fail the
+	# pipeline with printf's SIGPIPE
+	grep -qE "^Uid:[[:space:]]+${SV_RUN_UID}[[:space:]]+${SV_RUN_UID}[[:space:]]+${SV_RUN_UID}[[:space:]]+${SV_RUN_UID}\$" <<<"$st" ||
 		sv_fail "pid $pid does not run as uid $SV_RUN_UID"
 	local c
 	for c in CapInh CapPrm CapEff CapAmb; do
-		printf '%s\n' "$st" | grep -qE "^$c:[[:space:]]+0+\$" || sv_fail "pid $pid holds capabilities ($c)"
+		grep -qE "^$c:[[:space:]]+0+\$" <<<"$st" || sv_fail "pid $pid holds capabilities ($c)"
 	done
 	[ -n "${SV_IT_WRAP:-}" ] || [ "$(readlink "/proc/$pid/exe")" = "$(readlink -f "$SV_PROXY_BIN")" ] ||
 		sv_fail "pid $pid is $(readlink "/proc/$pid/exe"), not the client"

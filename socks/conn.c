@@ -270,8 +270,9 @@ conn_set_state(struct sv_conn *c, enum conn_state s)
 	c->state = s;
 }
 
-static void
-format_sockaddr(const struct sockaddr_storage *ss, char *out, size_t cap)
+/* see conn.h */
+void
+sv_conn_format_sockaddr(const struct sockaddr_storage *ss, char *out, size_t cap)
 {
 	char ip[SV_IP_STRLEN] = "?";
 
@@ -677,6 +678,31 @@ can_pump(const struct sv_conn *c)
  * a run of segments it passes whole (and a last one passed in part) is written like
  * pump_to_client does; a segment it takes (first of a run only) is consumed unwritten;
  * a segment it passes nothing of stops the pump. */
+/* Writes bufs (total bytes, peeked from the tcpconn as iov) to the client: what the
+ * socket takes at once is consumed from the tcpconn, the rest becomes one outstanding
+ * uv_write. True when all of it went out (the caller may peek again); false when it was
+ * queued or the connection closed. */
+static bool
+write_to_client(struct sv_conn *c, const struct sv_iov *iov, uv_buf_t *bufs, int n,
+	size_t total)
+{
+	int w = uv_try_write(c->ws, bufs, (unsigned)n);
+	if (w == UV_EAGAIN || w == UV_ENOSYS)
+		w = 0;
+	if (w < 0) {
+		log_debug_r(w, "conn %u: write to client", c->id);
+		conn_close(c);
+		return false;
+	}
+	if ((size_t)w < total) {
+		queue_to_client(c, iov, n, (size_t)w);
+		return false;
+	}
+	c->down += total;
+	sv_tcpconn_consume(c->tc, total);
+	return true;
+}
+
 static void
 pump_filtered(struct sv_conn *c)
 {
@@ -687,7 +713,6 @@ pump_filtered(struct sv_conn *c)
 		int n = sv_tcpconn_peek(c->tc, iov, PEEK_IOV), k = 0;
 		size_t total = 0;
 		bool stop = false;
-		int w;
 
 		if (n <= 0)
 			break;
@@ -725,20 +750,8 @@ pump_filtered(struct sv_conn *c)
 			continue;
 		if (k == 0)
 			break;
-		w = uv_try_write(&c->io.s, bufs, (unsigned)k);
-		if (w == UV_EAGAIN || w == UV_ENOSYS)
-			w = 0;
-		if (w < 0) {
-			log_debug_r(w, "conn %u: write to client", c->id);
-			conn_close(c);
+		if (!write_to_client(c, iov, bufs, k, total))
 			return;
-		}
-		if ((size_t)w < total) {
-			queue_to_client(c, iov, k, (size_t)w);
-			return;
-		}
-		c->down += total;
-		sv_tcpconn_consume(c->tc, total);
 		if (stop)
 			break;
 	}
@@ -766,7 +779,6 @@ pump_to_client(struct sv_conn *c)
 	while (can_pump(c)) {
 		int n = sv_tcpconn_peek(c->tc, iov, PEEK_IOV);
 		size_t total = 0;
-		int w;
 
 		if (n <= 0)
 			break;
@@ -775,20 +787,8 @@ pump_to_client(struct sv_conn *c)
 			bufs[i] = uv_buf_init((char *)iov[i].base, (unsigned)iov[i].len);
 			total += iov[i].len;
 		}
-		w = uv_try_write(c->ws, bufs, (unsigned)n);
-		if (w == UV_EAGAIN || w == UV_ENOSYS)
-			w = 0;
-		if (w < 0) {
-			log_debug_r(w, "conn %u: write to client", c->id);
-			conn_close(c);
+		if (!write_to_client(c, iov, bufs, n, total))
 			break;
-		}
-		if ((size_t)w < total) {
-			queue_to_client(c, iov, n, (size_t)w);
-			break;
-		}
-		c->down += total;
-		sv_tcpconn_consume(c->tc, total);
 	}
 	c->pumping = false;
 }
@@ -1910,7 +1910,7 @@ sv_conn_accept_data(uv_stream_t *server, bool pipe, const struct sv_frontend_ops
 	} else {
 		set_nodelay(c);
 		if (uv_tcp_getpeername(&c->io.tcp, (struct sockaddr *)&ss, &len) == 0) {
-			format_sockaddr(&ss, c->peer, sizeof c->peer);
+			sv_conn_format_sockaddr(&ss, c->peer, sizeof c->peer);
 			format_peer_key(&ss, c->peer_key, sizeof c->peer_key);
 		}
 	}
@@ -2031,7 +2031,7 @@ sv_conn_reverse(uv_loop_t *loop, struct sv_tcpconn *tc, const struct sockaddr *d
 	memset(&ss, 0, sizeof ss);
 	memcpy(&ss, dst, dst->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
 		sizeof(struct sockaddr_in));
-	format_sockaddr(&ss, c->target, sizeof c->target);
+	sv_conn_format_sockaddr(&ss, c->target, sizeof c->target);
 	conn_set_state(c, CONN_CONNECTING);
 	c->deadline = now_ms(c) + c->cfg.connect_timeout_ms;
 	uv_timer_start(&c->timer, on_timer, c->cfg.connect_timeout_ms, 0);

@@ -53,6 +53,10 @@ struct sv_tcpconn;
 int sv_conn_reverse(uv_loop_t *loop, struct sv_tcpconn *tc, const struct sockaddr *dst,
 	const struct sv_frontend_ops *fe, const struct sv_proxy_config *cfg);
 
+/* "ADDR:PORT" or "[ADDR]:PORT" of an IPv4/IPv6 socket address into out ("?" for another
+ * family). */
+void sv_conn_format_sockaddr(const struct sockaddr_storage *ss, char *out, size_t cap);
+
 /* Connections alive (including ones still closing). */
 size_t sv_conn_count(void);
 /* Closes every connection (freed by their close callbacks). */

@@ -225,22 +225,6 @@ sv_proxy_addr_is_local(const char *addr)
 	}
 }
 
-static void
-format_sockaddr(const struct sockaddr_storage *ss, char *out, size_t cap)
-{
-	char ip[SV_IP_STRLEN] = "?";
-
-	if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-		uv_ip6_name(a, ip, sizeof ip);
-		snprintf(out, cap, "[%s]:%u", ip, (unsigned)ntohs(a->sin6_port));
-	} else {
-		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
-		uv_ip4_name(a, ip, sizeof ip);
-		snprintf(out, cap, "%s:%u", ip, (unsigned)ntohs(a->sin_port));
-	}
-}
-
 /* --- Unix sockets -------------------------------------------------------------------- */
 
 /* A file at path: a stale socket is removed; a live one or anything else is an error. */
@@ -303,7 +287,7 @@ listen_tcp(struct listener *l, const char *addr)
 		(e = uv_listen(&l->io.s, LISTEN_BACKLOG, on_connection)) != 0 ||
 		(e = uv_tcp_getsockname(&l->io.tcp, (struct sockaddr *)&ss, &len)) != 0)
 		return e;
-	format_sockaddr(&ss, l->name, sizeof l->name);
+	sv_conn_format_sockaddr(&ss, l->name, sizeof l->name);
 	return 0;
 }
 

@@ -311,3 +311,16 @@ sv_rd_skip(struct sv_rd *r, size_t n)
 	r->n -= n;
 	return 0;
 }
+
+/* see buf.h */
+int
+sv_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

@@ -78,4 +78,7 @@ int sv_rd_u64(struct sv_rd *r, uint64_t *v);
 int sv_rd_bytes(struct sv_rd *r, const uint8_t **p, size_t n);
 int sv_rd_skip(struct sv_rd *r, size_t n);
 
+/* The value of the hex digit c (either case), or -1. */
+int sv_hexval(int c);
+
 #endif

@@ -26,13 +26,13 @@
 #include "core/tls.h"
 
 #include <bearssl.h>
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "core/addr.h"
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
 
@@ -152,17 +152,6 @@ set_suites(br_ssl_engine_context *eng)
 
 /* ---- pin parsing and hex ---- */
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower((unsigned char)c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* see tls.h */
 int
 sv_tls_parse_pin(const char *text, uint8_t out[32])
@@ -187,8 +176,8 @@ sv_tls_parse_pin(const char *text, uint8_t out[32])
 				break;
 			p++;
 		}
-		if (n == 32 || (hi = hexval(p[0])) < 0 ||
-		    (lo = hexval(p[1])) < 0)
+		if (n == 32 || (hi = sv_hexval(p[0])) < 0 ||
+		    (lo = sv_hexval(p[1])) < 0)
 			break;
 		pin[n++] = (uint8_t)(hi << 4 | lo);
 		p += 2;

@@ -238,17 +238,6 @@ base64_encode(char *out, const uint8_t *p, size_t n)
 
 /* ---- URL parsing ---- */
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = ascii_lower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Percent-decodes s[0..n) into out[SV_UPSTREAM_CRED_MAX + 1]. */
 static int
 decode_cred(const char *s, size_t n, char *out, const char *what, char *err,
@@ -260,9 +249,9 @@ decode_cred(const char *s, size_t n, char *out, const char *what, char *err,
 		int c = (unsigned char)s[i];
 		if (c == '%') {
 			int hi =
-			    i + 2 < n ? hexval((unsigned char)s[i + 1]) : -1;
+			    i + 2 < n ? sv_hexval((unsigned char)s[i + 1]) : -1;
 			int lo =
-			    i + 2 < n ? hexval((unsigned char)s[i + 2]) : -1;
+			    i + 2 < n ? sv_hexval((unsigned char)s[i + 2]) : -1;
 			if (hi < 0 || lo < 0) {
 				snprintf(err, errcap,
 				         "the %s in the proxy URL has a bad "

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "err.h"
 #include "vpnfile.h"
 
@@ -112,18 +113,6 @@ is_blank(char c)
 	return c == ' ' || c == '\t';
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Undoes SoftEther's "$XX" escaping of s[0..n) into a new string; a lone "$"
  * is "". *outlen gets the length (the result may hold NUL bytes). */
 static char *
@@ -138,8 +127,8 @@ unescape(const char *s, size_t n, size_t *outlen)
 		n = 0;
 	for (size_t i = 0; i < n; i++) {
 		int hi = 0, lo = 0;
-		if (s[i] == '$' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
-		    (lo = hexval(s[i + 2])) >= 0) {
+		if (s[i] == '$' && i + 2 < n && (hi = sv_hexval(s[i + 1])) >= 0 &&
+		    (lo = sv_hexval(s[i + 2])) >= 0) {
 			out[w++] = (char)(hi << 4 | lo);
 			i += 2;
 		} else {

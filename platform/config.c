@@ -23,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/ini.h"
 #include "core/log.h"
@@ -270,25 +271,13 @@ sv_config_cleanup(struct sv_config *c)
 	explicit_bzero(c, sizeof *c);
 }
 
-static int
-hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* see config.h */
 int
 sv_config_parse_mac(const char *s, uint8_t mac[6])
 {
 	uint8_t m[6];
 	for (int i = 0; i < 6; i++) {
-		int hi = hexval(s[0]), lo = hi < 0 ? -1 : hexval(s[1]);
+		int hi = sv_hexval(s[0]), lo = hi < 0 ? -1 : sv_hexval(s[1]);
 		if (hi < 0 || lo < 0)
 			return SV_E_INVAL;
 		m[i] = (uint8_t)(hi << 4 | lo);

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/vpnfile.h"
 #include "socks/http_parse.h"
@@ -55,18 +56,6 @@ static bool
 is_ows(unsigned char c)
 {
 	return c == ' ' || c == '\t';
-}
-
-static int
-hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static unsigned char
@@ -941,7 +930,7 @@ count_line_byte(struct sv_httpp_body *b)
 static int
 chunk_size_byte(struct sv_httpp_body *b, unsigned char c)
 {
-	int d = hex_value(c);
+	int d = sv_hexval(c);
 
 	if (count_line_byte(b) != 0)
 		return SV_E_TOOBIG;

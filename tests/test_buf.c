@@ -222,6 +222,24 @@ rd_short_read_is_incomplete_and_leaves_cursor(void **state)
 	assert_ptr_equal(r.p, in);
 }
 
+static void
+hexval_reads_digits_of_either_case_only(void **state)
+{
+	(void)state;
+	assert_int_equal(sv_hexval('0'), 0);
+	assert_int_equal(sv_hexval('9'), 9);
+	assert_int_equal(sv_hexval('a'), 10);
+	assert_int_equal(sv_hexval('F'), 15);
+	assert_int_equal(sv_hexval('g'), -1);
+	assert_int_equal(sv_hexval('G'), -1);
+	assert_int_equal(sv_hexval('/'), -1);
+	assert_int_equal(sv_hexval(':'), -1);
+	assert_int_equal(sv_hexval('@'), -1);
+	assert_int_equal(sv_hexval('`'), -1);
+	assert_int_equal(sv_hexval(0xc3), -1);
+	assert_int_equal(sv_hexval(-1), -1);
+}
+
 int
 main(void)
 {
@@ -237,6 +255,7 @@ main(void)
 	    cmocka_unit_test(buf_reset_drops_bytes),
 	    cmocka_unit_test(rd_reads_big_endian_and_advances),
 	    cmocka_unit_test(rd_short_read_is_incomplete_and_leaves_cursor),
+	    cmocka_unit_test(hexval_reads_digits_of_either_case_only),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

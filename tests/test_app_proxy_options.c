@@ -19,21 +19,7 @@
 #include "core/err.h"
 #include "platform/config.h"
 
-static int
-parse(struct sv_config *c, char *err, size_t cap, ...)
-{
-	char *argv[32] = { "sevpn-proxy", "--no-config", "--server", "vpn.test", "--user",
-		"bob", "--insecure" };
-	int argc = 7;
-	va_list ap;
-
-	va_start(ap, cap);
-	for (char *a; (a = va_arg(ap, char *)) != NULL && argc < 31;)
-		argv[argc++] = a;
-	va_end(ap);
-	sv_config_init(c);
-	return sv_config_parse(c, argc, argv, err, cap);
-}
+#include "support/config_args.h" /* parse() */
 
 static int
 setup(void **state)

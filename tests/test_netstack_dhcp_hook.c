@@ -21,24 +21,7 @@
 #include "core/log.h"
 #include "netstack/stack.h"
 
-/* --- virtual clock (instead of platform/clock.c) ------------------------------------- */
-
-static uint64_t now_ms = 1000000;
-
-uint64_t sv_now_ms(void);
-uint32_t sys_now(void);
-
-uint64_t
-sv_now_ms(void)
-{
-	return now_ms;
-}
-
-uint32_t
-sys_now(void)
-{
-	return (uint32_t)now_ms;
-}
+#include "support/vclock.h" /* instead of platform/clock.c */
 
 /* --- harness ------------------------------------------------------------------------ */
 

@@ -7,6 +7,7 @@
 #
 # Usage: bench/bench_ab.sh SEVPN_TESTHUB RUNS MIB BINARY_A [BINARY_B ...]
 #   SV_AB_UP=1           upload (curl -T, PUT to benchd.py) instead of download
+#   SV_AB_KIB=N          a file of N KiB instead of MIB MiB (short transfers: slow start)
 #   SV_AB_WRAP="cmd ..." run each client under a wrapper (e.g. valgrind --tool=callgrind)
 # Prints one line per transfer (index MB/s client-CPU-s/GB hub-CPU-s/GB), then the
 # medians per binary and, for two binaries, the median of the paired ratios B/A.
@@ -50,7 +51,9 @@ PIDS+=("$HUB_PID")
 wait_for "$W/hub.out" '^listening '
 PORT=$(sed -n 's/^listening 127\.0\.0\.1:\([0-9]*\) sha256=.*/\1/p' "$W/hub.out")
 mkdir -p "$W/www"
-head -c "$((MIB * 1048576))" /dev/urandom >"$W/www/bench.bin"
+BYTES=$((MIB * 1048576))
+[ -n "${SV_AB_KIB:-}" ] && BYTES=$((SV_AB_KIB * 1024))
+head -c "$BYTES" /dev/urandom >"$W/www/bench.bin"
 HP=$(free_port)
 python3 "$HERE/benchd.py" 127.0.0.1 "$HP" "$W/www" >/dev/null 2>&1 &
 PIDS+=($!)
@@ -84,7 +87,7 @@ for ((r = 1; r <= RUNS; r++)); do
 		fi
 		c1=$(cpu_ms "${PP[i]}") h1=$(cpu_ms "$HUB_PID")
 		read -r bytes secs <<<"$out"
-		[ "$bytes" = $((MIB * 1048576)) ] || echo "client $i: moved $bytes bytes only" >&2
+		[ "$bytes" = "$BYTES" ] || echo "client $i: moved $bytes bytes only" >&2
 		awk -v i="$i" -v b="$bytes" -v t="$secs" -v c=$((c1 - c0)) -v h=$((h1 - h0)) \
 			'BEGIN { printf "%s %.1f %.3f %.3f\n", i, b / t / 1e6, c / 1e3 / (b / 1e9), h / 1e3 / (b / 1e9) }'
 	done
@@ -100,8 +103,11 @@ for i, b in enumerate(bins):
     if by[i]:
         print(i, *("%.3f" % st.median(c) for c in zip(*by[i])), b)
 if len(bins) == 2 and by[0] and by[1]:
-    cpu = [y[1] / x[1] for x, y in zip(by[0], by[1])]
+    # short transfers can take less CPU than the clock's resolution: such pairs are
+    # left out of the CPU ratio
+    cpu = [y[1] / x[1] for x, y in zip(by[0], by[1]) if x[1] > 0]
     mbs = [y[0] / x[0] for x, y in zip(by[0], by[1])]
-    print("paired 1/0: client CPU %.3f (min %.3f, max %.3f), MB/s %.3f" %
-          (st.median(cpu), min(cpu), max(cpu), st.median(mbs)))
+    print("paired 1/0: client CPU %s, MB/s %.3f" %
+          ("%.3f (min %.3f, max %.3f)" % (st.median(cpu), min(cpu), max(cpu)) if cpu
+           else "n/a", st.median(mbs)))
 EOF

@@ -1,12 +1,12 @@
 /*
  * Outgoing frame queue with pure-ACK coalescing (pure: no lwIP, no I/O).
  *
- * The stack holds back the pure TCP ACKs lwIP sends during one loop turn and hands them to
- * the tunnel in sv_stack_flush(); any other frame first sends what is held, then itself,
- * so frames keep their order. A held ACK that a newer one of the same connection makes
- * redundant is dropped (the newer one stays at its own, later position): the sender then
- * sees one cumulative ACK per turn instead of one per two segments, and the server handles
- * far fewer upstream frames.
+ * The stack holds back the pure TCP ACKs lwIP sends and hands them to the tunnel from
+ * sv_stack_flush() once they are due (stack.c, ACK_HOLD_US); any other frame first sends
+ * what is held, then itself, so frames keep their order. A held ACK that a newer one of
+ * the same connection makes redundant is dropped (the newer one stays at its own, later
+ * position): the sender then sees one cumulative ACK per hold instead of one per two
+ * segments, and the server handles far fewer upstream frames.
  *
  * A "pure ACK" here is: IPv4 without options or fragmentation, or IPv6 with TCP as the
  * first next header; TCP flags exactly ACK; no payload; options only NOP, EOL, timestamp
@@ -16,7 +16,7 @@
  * the newer says something new: a larger ack, a larger window, or more SACK information.
  *
  * Duplicate ACKs are what a sender counts to start fast retransmit (three of them). So the
- * first four ACKs with the same ack number that one turn produces for a connection are
+ * first four ACKs with the same ack number that are queued together for a connection are
  * never removed (the original and three duplicates); only later ones are merged into each
  * other. Identical ACKs (no new information) are never merged.
  */

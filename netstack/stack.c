@@ -2,9 +2,12 @@
  * lwIP (NO_SYS=1) with one Ethernet netif fed by the tunnel; see stack.h.
  *
  * Output: frames leave through linkoutput -> ops->output while lwIP runs, except pure TCP
- * ACKs: they are held (ackmerge.h) until sv_stack_flush() or the next other frame, so one
- * loop turn's ACKs for a connection leave as one. Order is kept. sv_stack_sleeptime() is
- * 0 while ACKs are held.
+ * ACKs: they are queued (ackmerge.h), where a newer ACK of the same connection replaces
+ * an older one, and leave before the next other frame (order is kept) or from
+ * sv_stack_flush(): at the end of the loop turn, or, while bulk data comes in, once the
+ * oldest is ACK_HOLD_US old, so that a busy connection sends one ACK per ACK_HOLD_US
+ * instead of one per two segments (see ACK_HOLD_US for why, and the limits on it).
+ * sv_stack_sleeptime() wakes the loop when held ACKs are due.
  *
  * Re-entrancy: lwIP must never be entered from inside itself. ops->output runs while lwIP
  * is running (inside sv_stack_input, sv_stack_poll, sv_stack_flush or a tcpconn/resolve
@@ -66,6 +69,31 @@
 #define FRAME_MAX 1518 /* 1514 + an 802.1Q tag */
 #define FRAME_MIN 14
 #define SLEEP_CAP_MS 1000u
+/*
+ * How long a pure ACK may wait for newer ones of the same connection while bulk data
+ * comes in. Every frame we send costs the server a TLS record's share, a write to its
+ * bridge's packet socket and, in that write, the LAN sender's ACK processing: all on the
+ * server's CPU, which is what limits a download. On the real server a bulk download went
+ * from ~62 upstream frames per MiB (one ACK per loop turn) to ~22, the server's CPU per
+ * byte fell ~16 % and the download rate rose ~12 % (bench/RESULTS.md). The cost: the
+ * sender sees its round trip up to this much longer (plus the loop timer's millisecond)
+ * and one ACK for more segments, which a sender counting bytes (Linux, RFC 3465) takes in
+ * its stride; far below a WAN round trip, and below the 40 ms and more a delayed ACK may
+ * take (RFC 1122 allows 500 ms).
+ */
+#define ACK_HOLD_US 500u
+/* ACKs are held only for bulk input: a turn that brings fewer frames than this (a
+ * handshake, a FIN, a short reply) sends its ACKs at its end, unless ACKs from an
+ * earlier turn are already held. */
+#define ACK_HOLD_MIN_FRAMES 4u
+/* A sender that falls silent whenever its ACKs are held is waiting for them (an older
+ * TCP that counts ACKs rather than bytes, or one with a small send buffer): holding only
+ * slows it down (libslirp's sender, the test hub's, fell from ~300 to ~45 MB/s). When held
+ * ACKs fall due ACK_HOLD_QUIET_MAX times in a row with no frame for a whole hold, ACKs
+ * are sent at the end of each turn for ACK_HOLD_BACKOFF_US; then holding is tried again.
+ * (One silence proves little: a busy server pauses now and then.) */
+#define ACK_HOLD_QUIET_MAX 3u
+#define ACK_HOLD_BACKOFF_US 250000u
 #define CONFLICT_WINDOW_MS 1000u /* RFC 5227 probes wait 1-2 s for an answer */
 #define DECLINE_WAIT_MS 10000u   /* RFC 2131 section 4.4.1: at least ten seconds */
 #define ETH_ARP_LEN 42           /* Ethernet header + ARP for IPv4 over Ethernet */
@@ -85,8 +113,14 @@ static struct {
 	bool have_last;
 	/* randomness */
 	uint64_t rand_key[2], isn_key[2], rand_ctr;
-	/* pure ACKs held until the end of the turn (sv_stack_flush) */
+	/* pure ACKs held (see ACK_HOLD_US) */
 	struct sv_ackq txq;
+	uint64_t txq_since;             /* sv_now_us() when the oldest ACK was queued */
+	uint64_t hold_off_until;        /* sv_now_us(); see ACK_HOLD_BACKOFF_US */
+	unsigned long frames_at_flush;  /* S.frames_in at the last sv_stack_flush() */
+	uint64_t input_at;              /* sv_now_us() at the last flush after frames came */
+	unsigned quiet;                 /* held ACKs due after silence, in a row */
+	bool holding;                   /* ACKs held past the end of a turn */
 	/* DHCP options lwIP ignores, from the last ACK that carried any (dhcp_opts) */
 	struct {
 		unsigned long frame; /* S.frames_in when parsed: a new frame (message) resets */
@@ -799,8 +833,22 @@ output_frame(void *arg, const uint8_t *frame, size_t len)
 static void
 drain_txq(void)
 {
+	S.holding = false;
 	if (sv_ackq_count(&S.txq) > 0)
 		sv_ackq_drain(&S.txq, output_frame, NULL);
+}
+
+/* Microseconds until the held ACKs are due; 0: now (or none held). */
+static uint64_t
+txq_due_in(void)
+{
+	if (sv_ackq_count(&S.txq) == 0)
+		return 0;
+	uint64_t now = sv_now_us();
+	if (now < S.hold_off_until)
+		return 0;
+	uint64_t age = now - S.txq_since;
+	return age >= ACK_HOLD_US ? 0 : ACK_HOLD_US - age;
 }
 
 /* A frame we build ourselves (ARP probe, DHCPDECLINE): after the held ACKs. */
@@ -824,8 +872,12 @@ linkoutput(struct netif *n, struct pbuf *p)
 		return ERR_IF;
 	}
 	u16_t len = pbuf_copy_partial(p, frame, p->tot_len, 0);
-	if (sv_ackq_offer(&S.txq, frame, len))
+	bool first = sv_ackq_count(&S.txq) == 0;
+	if (sv_ackq_offer(&S.txq, frame, len)) {
+		if (first)
+			S.txq_since = sv_now_us();
 		return ERR_OK;
+	}
 	drain_txq();
 	output_frame(NULL, frame, len);
 	return ERR_OK;
@@ -969,8 +1021,10 @@ sv_stack_sleeptime(void)
 {
 	if (!S.inited)
 		return SLEEP_CAP_MS;
-	if (S.head != NULL || sv_ackq_count(&S.txq) > 0)
+	if (S.head != NULL)
 		return 0;
+	if (sv_ackq_count(&S.txq) > 0) /* due in under a millisecond: wake in one */
+		return txq_due_in() == 0 ? 0 : (uint32_t)((txq_due_in() + 999) / 1000);
 	u32_t t = sys_timeouts_sleeptime();
 	return t > SLEEP_CAP_MS ? SLEEP_CAP_MS : t;
 }
@@ -983,6 +1037,28 @@ sv_stack_flush(void)
 		return;
 	run_deferred();
 	sv_tcpconn_flush_output();
+	uint64_t now = sv_now_us();
+	unsigned long frames = S.frames_in - S.frames_at_flush;
+	if (frames > 0) {
+		S.frames_at_flush = S.frames_in;
+		S.input_at = now;
+	}
+	if (sv_ackq_count(&S.txq) == 0)
+		return;
+	if (txq_due_in() > 0 && (S.holding || frames >= ACK_HOLD_MIN_FRAMES)) {
+		S.holding = true;
+		return;
+	}
+	if (S.holding) {
+		/* held until due: did the sender go on meanwhile, or wait for them? */
+		S.quiet = now - S.input_at >= ACK_HOLD_US ? S.quiet + 1 : 0;
+		if (S.quiet >= ACK_HOLD_QUIET_MAX) {
+			S.quiet = 0;
+			S.hold_off_until = now + ACK_HOLD_BACKOFF_US;
+			log_debug("the sender waits for held ACKs: not holding them for %u ms",
+				ACK_HOLD_BACKOFF_US / 1000);
+		}
+	}
 	drain_txq();
 }
 

@@ -4,12 +4,13 @@
  *
  * The loop calls sv_stack_input() for every frame that arrives from the hub and
  * sv_stack_poll() when sv_stack_sleeptime() has passed; frames lwIP sends come out through
- * ops->output: at once, except pure TCP ACKs, which are held until sv_stack_flush() so
- * that a newer ACK of the same connection can replace them (netstack/ackmerge.h); any
- * other frame first releases the held ACKs, so the order on the wire is kept.
+ * ops->output: at once, except pure TCP ACKs, which are held to the end of the loop turn
+ * (during bulk input, up to half a millisecond) so that a newer ACK of the same connection
+ * can replace them (netstack/ackmerge.h); any other frame first releases the held ACKs,
+ * so the order on the wire is kept.
  * ops->on_lease tells when DHCP has bound an address (and again on change).
  * sv_stack_flush() runs once per loop turn: deferred callbacks, tcp_output for
- * connections written this turn, then the held ACKs.
+ * connections written this turn, then the held ACKs that are due.
  */
 #ifndef SV_STACK_H
 #define SV_STACK_H
@@ -74,10 +75,10 @@ void sv_stack_renew(void);
 void sv_stack_input(const uint8_t *frame, size_t len);
 /* Run lwIP's timers (sys_check_timeouts). */
 void sv_stack_poll(void);
-/* Milliseconds until sv_stack_poll() is due. */
+/* Milliseconds until sv_stack_poll() or sv_stack_flush() is due. */
 uint32_t sv_stack_sleeptime(void);
 /* Once per loop turn: deferred callbacks, tcp_output on connections written since the
- * last flush, then the held ACKs go out. */
+ * last flush, then the held ACKs go out if they are due. */
 void sv_stack_flush(void);
 
 /* Current lease; false before DHCP has bound. */

@@ -10,6 +10,8 @@
 
 /* Monotonic milliseconds since an arbitrary start. */
 uint64_t sv_now_ms(void);
+/* Monotonic microseconds since an arbitrary start. */
+uint64_t sv_now_us(void);
 /* n bytes from the OS CSPRNG (getrandom / /dev/urandom). 0 or -errno. */
 int sv_random(void *p, size_t n);
 

@@ -53,6 +53,7 @@ static struct {
 	size_t len[FRAMES];
 	unsigned n;
 	unsigned rport, lport; /* the peer's and our port (RPORT, LPORT unless set) */
+	bool sack;             /* accept_from's peer offers SACK */
 	struct sv_tcpconn *accepted;
 } H;
 
@@ -82,6 +83,14 @@ pump(void)
 {
 	sv_stack_poll();
 	sv_stack_flush();
+}
+
+/* pump() after the held pure ACKs are due (the hold is under a millisecond). */
+static void
+pump_due(void)
+{
+	now_ms += 1;
+	pump();
 }
 
 static void
@@ -216,14 +225,16 @@ stack_up(void)
 static uint32_t
 accept_from(struct sv_tcplisten **l, unsigned lport, unsigned rport)
 {
-	static const uint8_t syn_opts[] = { 2, 4, 0x05, 0xb4, 1, 3, 3, SCALE };
+	/* MSS 1460, window scale, SACK permitted (the last four bytes; left out unless
+	 * H.sack) */
+	static const uint8_t syn_opts[] = { 2, 4, 0x05, 0xb4, 1, 3, 3, SCALE, 1, 1, 4, 2 };
 
 	assert_int_equal(sv_tcplisten_open(l, (uint16_t)lport, 4, &listen_ops, NULL), 0);
 	H.lport = lport;
 	H.rport = rport;
 	H.accepted = NULL;
 	H.n = 0;
-	peer_tcp(0x02, PEER_ISN, 0, syn_opts, sizeof syn_opts, 0);
+	peer_tcp(0x02, PEER_ISN, 0, syn_opts, H.sack ? 12 : 8, 0);
 	pump();
 	const uint8_t *t = last_tcp_from_us();
 	assert_non_null(t);
@@ -273,11 +284,11 @@ accepted_connection_announces_its_first_window_not_tcp_wnd(void **state)
 	pump();
 	assert_non_null(H.accepted);
 
-	/* Two full segments: lwIP acknowledges the second at once, with its window. */
+	/* Two full segments: lwIP acknowledges the second, with its window. */
 	H.n = 0;
 	peer_tcp(0x18, PEER_ISN + 1, iss + 1, NULL, 0, 1000);
 	peer_tcp(0x18, PEER_ISN + 1001, iss + 1, NULL, 0, 1000);
-	pump();
+	pump_due();
 	assert_int_equal(sv_tcpconn_pending(H.accepted), 2000);
 	t = last_tcp_from_us();
 	assert_non_null(t);
@@ -319,6 +330,129 @@ tiny_out_of_order_segments_hold_memory_in_proportion_to_the_window(void **state)
 	pump();
 }
 
+/* n full segments (1000 bytes) from the peer, starting at seq; returns the next seq. */
+static uint32_t
+segments(uint32_t seq, uint32_t iss, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++, seq += 1000)
+		peer_tcp(0x18, seq, iss + 1, NULL, 0, 1000);
+	return seq;
+}
+
+/* Pure TCP ACKs in this test's output since H.n was last reset. */
+static unsigned
+pure_acks_out(void)
+{
+	unsigned k = 0;
+	for (unsigned i = 0; i < H.n; i++) {
+		const uint8_t *f = H.f[i];
+		if (H.len[i] < 54 || f[12] != 0x08 || f[13] != 0x00 || f[23] != 6)
+			continue;
+		unsigned ip_len = (unsigned)(f[16] << 8 | f[17]);
+		unsigned thl = (unsigned)(f[14 + 20 + 12] >> 4) * 4u;
+		if (f[14 + 20 + 13] == 0x10 && ip_len == 20u + thl)
+			k++;
+	}
+	return k;
+}
+
+static void
+pure_acks_are_held_merged_and_released_for_a_waiting_sender(void **state)
+{
+	(void)state;
+	struct sv_tcplisten *l = NULL;
+	const unsigned rport = RPORT + 3;
+
+	stack_up();
+	H.sack = true;
+	uint32_t iss = accept_from(&l, LPORT + 3, rport);
+	H.sack = false;
+
+	/* Bulk input: four full segments in one loop turn, then two and two more, less
+	 * than the hold apart. lwIP acknowledges every second one; none of those ACKs
+	 * leaves yet. */
+	H.n = 0;
+	uint32_t seq = PEER_ISN + 1;
+	seq = segments(seq, iss, 4);
+	pump();
+	assert_int_equal(pure_acks_out(), 0);
+	assert_int_equal(sv_stack_sleeptime(), 1); /* wake when they are due */
+	for (int turn = 0; turn < 2; turn++) {
+		seq = segments(seq, iss, 2);
+		pump();
+		assert_int_equal(pure_acks_out(), 0);
+	}
+	/* Due, in a turn that brings two more segments (the sender goes on): one ACK for
+	 * all 10,000 bytes. */
+	now_ms += 1;
+	seq = segments(seq, iss, 2);
+	pump();
+	assert_int_equal(pure_acks_out(), 1);
+	const uint8_t *t = last_tcp_from_us();
+	assert_int_equal(get32(t + 8), seq);
+	assert_int_equal(sv_stack_sleeptime() > 1, true);
+
+	/* A turn with little input (a handshake, a short reply) is not held back. */
+	H.n = 0;
+	seq = segments(seq, iss, 2);
+	pump();
+	assert_int_equal(pure_acks_out(), 1);
+	assert_int_equal(get32(last_tcp_from_us() + 8), seq);
+
+	/* Segments after a gap: lwIP answers each with a duplicate ACK and a growing SACK
+	 * block. They are held too; then the first four leave (more than the three a
+	 * sender counts for fast retransmit), and the newest stands for the other three. */
+	H.n = 0;
+	uint32_t k;
+	for (k = 1; k <= 6; k++)
+		peer_tcp(0x18, seq + 1000 * k, iss + 1, NULL, 0, 1000);
+	pump();
+	assert_int_equal(pure_acks_out(), 0);
+	now_ms += 1;
+	peer_tcp(0x18, seq + 1000 * k, iss + 1, NULL, 0, 1000);
+	pump();
+	assert_int_equal(pure_acks_out(), 5);
+	t = last_tcp_from_us();
+	assert_int_equal(get32(t + 8), seq); /* still acknowledges up to the gap */
+	assert_true((t[12] >> 4) * 4 >= 20 + 12); /* with options: the SACK block */
+
+	/* The gap is filled, and three times the sender sends a burst and then waits:
+	 * each time the held ACK falls due with nothing arrived meanwhile. After the
+	 * third, ACKs leave at the end of every turn for a while (a sender that waits for
+	 * ACKs must not wait for the hold); a second later they are held again. */
+	for (int burst = 0; burst < 3; burst++) {
+		H.n = 0;
+		if (burst == 0) { /* the gap, and then three more */
+			peer_tcp(0x18, seq, iss + 1, NULL, 0, 1000);
+			seq = segments(seq + 1000 * (k + 1), iss, 3);
+		} else {
+			seq = segments(seq, iss, 4);
+		}
+		pump();
+		assert_int_equal(pure_acks_out(), 0);
+		pump_due();
+		assert_int_equal(pure_acks_out(), 1);
+		assert_int_equal(get32(last_tcp_from_us() + 8), seq);
+	}
+	H.n = 0;
+	seq = segments(seq, iss, 4);
+	pump();
+	assert_int_equal(pure_acks_out(), 1);
+	now_ms += 1000;
+	pump(); /* lwIP's IPv6 timers send frames, which would release held ACKs */
+	H.n = 0;
+	seq = segments(seq, iss, 4);
+	pump();
+	assert_int_equal(pure_acks_out(), 0);
+	pump_due();
+	assert_int_equal(pure_acks_out(), 1);
+	assert_int_equal(get32(last_tcp_from_us() + 8), seq);
+
+	sv_tcpconn_abort(H.accepted);
+	sv_tcplisten_close(l);
+	pump();
+}
+
 static void
 full_out_of_order_segments_fill_the_window_without_drops(void **state)
 {
@@ -350,6 +484,7 @@ main(void)
 		cmocka_unit_test(accepted_connection_announces_its_first_window_not_tcp_wnd),
 		cmocka_unit_test(tiny_out_of_order_segments_hold_memory_in_proportion_to_the_window),
 		cmocka_unit_test(full_out_of_order_segments_fill_the_window_without_drops),
+		cmocka_unit_test(pure_acks_are_held_merged_and_released_for_a_waiting_sender),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,6 +44,9 @@ sv_strerror(int r)
 		return "server certificate not trusted";
 	case SV_E_NOTFOUND:
 		return "not found";
+	case SV_E_NOPORT:
+		return "no free local port in the tunnel (too many connections open or "
+		       "closing)";
 	default:
 		break;
 	}

@@ -27,6 +27,7 @@ enum {
 	SV_E_SERVER = -1011,     /* the server refused with an ERR_* code */
 	SV_E_CERT = -1012,       /* server certificate not trusted / pin mismatch */
 	SV_E_NOTFOUND = -1013,   /* name or element not found */
+	SV_E_NOPORT = -1014,     /* no free local port in the tunnel's stack */
 };
 
 #include <stddef.h>

@@ -668,8 +668,9 @@ map_connect_err(err_t e)
 	case ERR_RTE:
 		return -ENETUNREACH;
 	case ERR_MEM:
-	case ERR_BUF:
 		return SV_E_NOMEM;
+	case ERR_BUF: /* tcp_connect: no free local port */
+		return SV_E_NOPORT;
 	case ERR_USE:
 		return -EADDRINUSE;
 	case ERR_VAL:
@@ -774,7 +775,8 @@ sv_tcpconn_connect(struct sv_tcpconn **out, const struct sv_ip *dst, uint16_t po
 	 * without tcp_bind: tcp_connect takes a pcb's local port as it is (no SOF_REUSEADDR:
 	 * no check), and the pcb is on the active list, under this port, once it returns. */
 	pcb->local_port = sv_ports_pick();
-	err_t e = tcp_connect(pcb, &ip, port, on_connected);
+	/* 0: every port is taken; lwIP's own search would find none either */
+	err_t e = pcb->local_port != 0 ? tcp_connect(pcb, &ip, port, on_connected) : ERR_BUF;
 	if (e != ERR_OK) {
 		detach(c);
 		if (tcp_close(pcb) != ERR_OK)

@@ -54,7 +54,7 @@ struct sv_tcpconn_ops {
 
 /* Start connecting; ops->on_connected or ops->on_error follows (never synchronously).
  * timeout_ms bounds the connect (0 = default 10 s). -ENETUNREACH when the stack has no
- * address of that family yet. */
+ * address of that family yet; SV_E_NOPORT when every local port is in use. */
 int sv_tcpconn_connect(struct sv_tcpconn **out, const struct sv_ip *dst, uint16_t port,
 	unsigned timeout_ms, const struct sv_tcpconn_ops *ops, void *arg);
 

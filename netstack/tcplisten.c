@@ -121,8 +121,9 @@ map_bind_err(err_t e)
 {
 	switch (e) {
 	case ERR_USE:
-	case ERR_BUF: /* no free ephemeral port */
 		return -EADDRINUSE;
+	case ERR_BUF: /* no free ephemeral port */
+		return SV_E_NOPORT;
 	case ERR_MEM:
 		return SV_E_NOMEM;
 	default:

@@ -10,6 +10,9 @@
  * Out-of-order data is held in lwIP's ooseq queue, one ~1.5 KiB pool pbuf per frame
  * whatever its payload: tiny segments must not hold far more memory than the window
  * the receive budget granted, and full-sized ones must fill it without drops.
+ *
+ * Also here, as they need the same stack: pure ACKs held during bulk input (stack.c,
+ * ACK_HOLD_US), and a connect when every local port is taken.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +26,7 @@
 #include <cmocka.h>
 
 #include "core/addr.h"
+#include "core/err.h"
 #include "core/log.h"
 #include "netstack/stack.h"
 #include "netstack/tcpconn.h"
@@ -454,6 +458,54 @@ pure_acks_are_held_merged_and_released_for_a_waiting_sender(void **state)
 }
 
 static void
+nop_cb(void *arg)
+{
+	(void)arg;
+}
+
+static void
+nop_err(void *arg, int err)
+{
+	(void)arg;
+	(void)err;
+}
+
+static void
+connect_without_a_free_port_says_so(void **state)
+{
+	static const struct sv_tcpconn_ops cops = { nop_cb, nop_cb, nop_cb, nop_cb, nop_err };
+	const unsigned first = 0xc000u, count = 0xffffu - first;
+	struct tcp_pcb **pcbs = calloc(count, sizeof *pcbs);
+	struct sv_tcpconn *c = NULL;
+	struct sv_ip peer;
+
+	(void)state;
+	stack_up();
+	assert_non_null(pcbs);
+	assert_int_equal(sv_ip_parse("10.77.0.1", &peer), 0);
+	for (unsigned i = 0; i < count; i++) {
+		pcbs[i] = tcp_new();
+		assert_non_null(pcbs[i]);
+		if (tcp_bind(pcbs[i], IP4_ADDR_ANY, (u16_t)(first + i)) != ERR_OK) {
+			tcp_close(pcbs[i]); /* an earlier test's connection holds it */
+			pcbs[i] = NULL;
+		}
+	}
+	/* every local port is taken: the error says so, not "out of memory" */
+	assert_int_equal(sv_tcpconn_connect(&c, &peer, 80, 1000, &cops, NULL), SV_E_NOPORT);
+	assert_null(c);
+	assert_non_null(strstr(sv_strerror(SV_E_NOPORT), "no free local port"));
+	for (unsigned i = 0; i < count; i++)
+		if (pcbs[i] != NULL)
+			tcp_close(pcbs[i]);
+	free(pcbs);
+	/* and with ports free again, the connect goes out */
+	assert_int_equal(sv_tcpconn_connect(&c, &peer, 80, 1000, &cops, NULL), 0);
+	sv_tcpconn_abort(c);
+	pump();
+}
+
+static void
 full_out_of_order_segments_fill_the_window_without_drops(void **state)
 {
 	(void)state;
@@ -484,6 +536,7 @@ main(void)
 		cmocka_unit_test(accepted_connection_announces_its_first_window_not_tcp_wnd),
 		cmocka_unit_test(tiny_out_of_order_segments_hold_memory_in_proportion_to_the_window),
 		cmocka_unit_test(full_out_of_order_segments_fill_the_window_without_drops),
+		cmocka_unit_test(connect_without_a_free_port_says_so),
 		cmocka_unit_test(pure_acks_are_held_merged_and_released_for_a_waiting_sender),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

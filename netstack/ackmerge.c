@@ -13,7 +13,8 @@
 #define IPPROTO_TCP_ 6
 /* Pure ACKs looked at (newest first) when merging: bounds the work per frame. */
 #define SCAN_MAX 128u
-/* ACKs with one ack number kept per connection and turn: the original and 3 duplicates. */
+/* ACKs with one ack number kept per connection while queued: the original and 3
+ * duplicates. */
 #define DUP_KEEP 4u
 
 static uint16_t

@@ -57,7 +57,7 @@ struct sv_ackq {
 	/* one entry per connection with a live queued ACK (plus kept duplicates) */
 	struct sv_ackq_ack {
 		uint16_t slot;
-		uint16_t rank; /* earlier live ACKs of the flow with the same ack, this turn */
+		uint16_t rank; /* earlier live ACKs of the flow with the same ack, queued */
 		struct sv_pure_ack a;
 	} acks[SV_ACKQ_MAX];
 	size_t n, n_acks;

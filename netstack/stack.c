@@ -833,6 +833,8 @@ output_frame(void *arg, const uint8_t *frame, size_t len)
 static void
 drain_txq(void)
 {
+	if (S.holding)
+		S.quiet = 0; /* a hold ended early (another frame): not a silent one */
 	S.holding = false;
 	if (sv_ackq_count(&S.txq) > 0)
 		sv_ackq_drain(&S.txq, output_frame, NULL);
@@ -859,8 +861,8 @@ output_now(const uint8_t *frame, size_t len)
 	output_frame(NULL, frame, len);
 }
 
-/* Pure ACKs wait for sv_stack_flush() so that those one turn produces for a connection
- * leave as one (ackmerge.h); any other frame goes out at once, after the held ACKs. */
+/* Pure ACKs are queued (ackmerge.h) until sv_stack_flush() sends them (see ACK_HOLD_US);
+ * any other frame goes out at once, after the queued ACKs. */
 static err_t
 linkoutput(struct netif *n, struct pbuf *p)
 {
@@ -1023,9 +1025,14 @@ sv_stack_sleeptime(void)
 		return SLEEP_CAP_MS;
 	if (S.head != NULL)
 		return 0;
-	if (sv_ackq_count(&S.txq) > 0) /* due in under a millisecond: wake in one */
-		return txq_due_in() == 0 ? 0 : (uint32_t)((txq_due_in() + 999) / 1000);
 	u32_t t = sys_timeouts_sleeptime();
+	if (sv_ackq_count(&S.txq) > 0) { /* due in under a millisecond: wake in one */
+		uint64_t due = txq_due_in();
+		if (due == 0)
+			return 0;
+		if (t > (due + 999) / 1000)
+			t = (u32_t)((due + 999) / 1000);
+	}
 	return t > SLEEP_CAP_MS ? SLEEP_CAP_MS : t;
 }
 
@@ -1049,16 +1056,26 @@ sv_stack_flush(void)
 		S.holding = true;
 		return;
 	}
+	unsigned quiet = S.quiet;
 	if (S.holding) {
 		/* held until due: did the sender go on meanwhile, or wait for them? */
-		S.quiet = now - S.input_at >= ACK_HOLD_US ? S.quiet + 1 : 0;
-		if (S.quiet >= ACK_HOLD_QUIET_MAX) {
-			S.quiet = 0;
+		quiet = now - S.input_at >= ACK_HOLD_US ? S.quiet + 1 : 0;
+		if (quiet >= ACK_HOLD_QUIET_MAX) {
+			quiet = 0;
 			S.hold_off_until = now + ACK_HOLD_BACKOFF_US;
 			log_debug("the sender waits for held ACKs: not holding them for %u ms",
 				ACK_HOLD_BACKOFF_US / 1000);
 		}
 	}
+	drain_txq();
+	S.quiet = quiet;
+}
+
+/* see stack.h */
+void
+sv_stack_flush_all(void)
+{
+	sv_stack_flush();
 	drain_txq();
 }
 

@@ -5,8 +5,8 @@
  * The loop calls sv_stack_input() for every frame that arrives from the hub and
  * sv_stack_poll() when sv_stack_sleeptime() has passed; frames lwIP sends come out through
  * ops->output: at once, except pure TCP ACKs, which are held to the end of the loop turn
- * (during bulk input, up to half a millisecond) so that a newer ACK of the same connection
- * can replace them (netstack/ackmerge.h); any other frame first releases the held ACKs,
+ * (during bulk input, for 0.5 ms, or until the loop's next timer tick when no other input
+ * comes) so that a newer ACK of the same connection can replace them (netstack/ackmerge.h); any other frame first releases the held ACKs,
  * so the order on the wire is kept.
  * ops->on_lease tells when DHCP has bound an address (and again on change).
  * sv_stack_flush() runs once per loop turn: deferred callbacks, tcp_output for
@@ -80,6 +80,8 @@ uint32_t sv_stack_sleeptime(void);
 /* Once per loop turn: deferred callbacks, tcp_output on connections written since the
  * last flush, then the held ACKs go out if they are due. */
 void sv_stack_flush(void);
+/* sv_stack_flush(), and every held ACK goes out too: before the tunnel closes. */
+void sv_stack_flush_all(void);
 
 /* Current lease; false before DHCP has bound. */
 bool sv_stack_lease(struct sv_lease *out);

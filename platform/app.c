@@ -1055,7 +1055,7 @@ close_session(struct app *a)
 		return;
 	}
 	close_extras(a); /* after the release: it may have gone out on any of them */
-	sv_stack_flush();
+	sv_stack_flush_all();
 	sv_session_flush(t->sess);
 	tun_set_state(t, TUN_CLOSING);
 	t->close_notify_due = true; /* after the release has gone into TLS (pump) */
@@ -1080,7 +1080,7 @@ begin_shutdown(struct app *a)
 		return;
 	}
 	sv_stack_stop(); /* DHCP release goes out as a frame, maybe after an ARP exchange */
-	sv_stack_flush();
+	sv_stack_flush_all();
 	a->release_until = sv_now_ms() + RELEASE_GRACE_MS;
 }
 

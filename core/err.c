@@ -45,8 +45,8 @@ sv_strerror(int r)
 	case SV_E_NOTFOUND:
 		return "not found";
 	case SV_E_NOPORT:
-		return "no free local port in the tunnel (too many connections open or "
-		       "closing)";
+		return "no free local port in the tunnel: about 16,000 connections are open "
+		       "or closing at once; close some and try again";
 	default:
 		break;
 	}

@@ -840,13 +840,12 @@ drain_txq(void)
 		sv_ackq_drain(&S.txq, output_frame, NULL);
 }
 
-/* Microseconds until the held ACKs are due; 0: now (or none held). */
+/* Microseconds from now until the held ACKs are due; 0: now (or none held). */
 static uint64_t
-txq_due_in(void)
+txq_due_in(uint64_t now)
 {
 	if (sv_ackq_count(&S.txq) == 0)
 		return 0;
-	uint64_t now = sv_now_us();
 	if (now < S.hold_off_until)
 		return 0;
 	uint64_t age = now - S.txq_since;
@@ -1027,7 +1026,7 @@ sv_stack_sleeptime(void)
 		return 0;
 	u32_t t = sys_timeouts_sleeptime();
 	if (sv_ackq_count(&S.txq) > 0) { /* due in under a millisecond: wake in one */
-		uint64_t due = txq_due_in();
+		uint64_t due = txq_due_in(sv_now_us());
 		if (due == 0)
 			return 0;
 		if (t > (due + 999) / 1000)
@@ -1044,15 +1043,17 @@ sv_stack_flush(void)
 		return;
 	run_deferred();
 	sv_tcpconn_flush_output();
-	uint64_t now = sv_now_us();
 	unsigned long frames = S.frames_in - S.frames_at_flush;
+	if (frames == 0 && sv_ackq_count(&S.txq) == 0)
+		return; /* an idle turn: no clock read */
+	uint64_t now = sv_now_us();
 	if (frames > 0) {
 		S.frames_at_flush = S.frames_in;
 		S.input_at = now;
 	}
 	if (sv_ackq_count(&S.txq) == 0)
 		return;
-	if (txq_due_in() > 0 && (S.holding || frames >= ACK_HOLD_MIN_FRAMES)) {
+	if (txq_due_in(now) > 0 && (S.holding || frames >= ACK_HOLD_MIN_FRAMES)) {
 		S.holding = true;
 		return;
 	}

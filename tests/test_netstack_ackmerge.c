@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "netstack/ackmerge.h"
+#include "support/wire.h"
 
 struct spec {
 	int family;               /* 4 or 6 */
@@ -31,20 +32,6 @@ struct frame {
 	uint8_t b[1518];
 	size_t len;
 };
-
-static void
-put16(uint8_t *p, unsigned v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	put16(p, v >> 16);
-	put16(p + 2, v & 0xffff);
-}
 
 static struct spec
 ack4(uint32_t ack, uint16_t win)

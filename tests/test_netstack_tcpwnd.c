@@ -36,6 +36,7 @@
 #include "lwip/pbuf.h"
 #include "lwip/priv/tcp_priv.h" /* tcp_active_pcbs */
 #include "lwip/tcp.h"
+#include "support/wire.h"
 
 #include "support/vclock.h" /* instead of platform/clock.c */
 
@@ -95,26 +96,6 @@ pump_due(void)
 {
 	now_ms += 1;
 	pump();
-}
-
-static void
-put16(uint8_t *p, unsigned v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	put16(p, v >> 16);
-	put16(p + 2, v & 0xffffu);
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 static uint32_t
@@ -250,6 +231,15 @@ accept_from(struct sv_tcplisten **l, unsigned lport, unsigned rport)
 	return iss;
 }
 
+/* Ends a test's accepted connection and its listener. */
+static void
+hang_up(struct sv_tcplisten *l)
+{
+	sv_tcpconn_abort(H.accepted);
+	sv_tcplisten_close(l);
+	pump();
+}
+
 /* Pbufs in the out-of-order queue of the pcb talking to the peer's port rport. */
 static unsigned
 ooseq_pbufs(unsigned rport)
@@ -302,9 +292,7 @@ accepted_connection_announces_its_first_window_not_tcp_wnd(void **state)
 	assert_true(wnd <= 64u * 1024u - 2000u);
 	assert_true(wnd >= 60u * 1024u);
 
-	sv_tcpconn_abort(H.accepted);
-	sv_tcplisten_close(l);
-	pump();
+	hang_up(l);
 }
 
 static void
@@ -329,9 +317,7 @@ tiny_out_of_order_segments_hold_memory_in_proportion_to_the_window(void **state)
 	assert_true(n > 0);
 	assert_true(held <= 2u * 64u * 1024u);
 
-	sv_tcpconn_abort(H.accepted);
-	sv_tcplisten_close(l);
-	pump();
+	hang_up(l);
 }
 
 /* n full segments (1000 bytes) from the peer, starting at seq; returns the next seq. */
@@ -459,9 +445,7 @@ pure_acks_are_held_merged_and_released_for_a_waiting_sender(void **state)
 	assert_int_equal(pure_acks_out(), 1);
 	assert_int_equal(get32(last_tcp_from_us() + 8), seq);
 
-	sv_tcpconn_abort(H.accepted);
-	sv_tcplisten_close(l);
-	pump();
+	hang_up(l);
 }
 
 static void
@@ -531,9 +515,7 @@ full_out_of_order_segments_fill_the_window_without_drops(void **state)
 	pump();
 	assert_int_equal(sv_tcpconn_pending(H.accepted), 44 * 1460);
 
-	sv_tcpconn_abort(H.accepted);
-	sv_tcplisten_close(l);
-	pump();
+	hang_up(l);
 }
 
 int

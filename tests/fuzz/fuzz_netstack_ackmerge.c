@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "netstack/ackmerge.h"
+#include "support/wire.h"
 
 #define MAX_FRAMES 2048u
 
@@ -37,20 +38,6 @@ sent(void *arg, const uint8_t *frame, size_t len)
 	memcpy(out[n_out].b, frame, len);
 	out[n_out].len = len;
 	n_out++;
-}
-
-static void
-put16(uint8_t *p, unsigned v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	put16(p, v >> 16);
-	put16(p + 2, v & 0xffff);
 }
 
 /* A TCP ACK over IPv4 from the 8 parameter bytes p; acks[] keeps per-connection state. */
